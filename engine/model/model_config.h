@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -72,8 +73,10 @@ struct TextConfig {
   bool is_sliding_layer(int64_t i) const;
 };
 
-// preprocessor_config.json (SiglipImageProcessor); defaults are PaliGemma's.
+// preprocessor_config.json (SiglipImageProcessor); defaults are PaliGemma's. Without a
+// preprocessor_config.json, height and width are the vision tower's image_size.
 struct ImageProcessorConfig {
+  bool do_resize = true;  // false: images must already be height x width
   int64_t height = 224;
   int64_t width = 224;
   int resample = 3;  // PIL.Image.BICUBIC
@@ -92,6 +95,8 @@ struct ModelConfig {
   int64_t projection_dim = 2048;
   int32_t bos_token_id = 2;
   int32_t eos_token_id = 1;
+  // Every end-of-sequence id (config.json may give a list); eos_token_id is the first.
+  std::vector<int32_t> eos_token_ids = {1};
   int32_t pad_token_id = 0;
   bool tie_word_embeddings = true;
 

@@ -6,6 +6,11 @@
 // transformers >= 4.52 ("model.language_model.layers.0...", "model.vision_tower...",
 // "model.multi_modal_projector...", "lm_head.weight") are found under the same canonical names.
 //
+// Open() fails (naming the file, shard or tensor) on: a malformed file or index, a shard the index
+// lists that is missing or lacks a tensor the index places in it, the same tensor in two shards,
+// and two stored names that map to one canonical name. Tensors of a dtype the engine has no
+// DType for (I64) are neither listed by Names() nor returned by Find(); Require() names them.
+//
 // Thread-safety: immutable after Open(); lookups may run concurrently. Views returned by Find()
 // stay valid while the WeightStore lives.
 #ifndef DRIVELM_ENGINE_MODEL_WEIGHT_STORE_H_
@@ -13,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,6 +35,12 @@ struct WeightView {
   const void* data;
   size_t nbytes;
 };
+
+// The canonical name of a stored tensor name: transformers >= 4.52 names are mapped
+// ("model.language_model.X" -> "language_model.model.X", "model.vision_tower.X" ->
+// "vision_tower.X", "model.multi_modal_projector.X" -> "multi_modal_projector.X",
+// "lm_head.X" -> "language_model.lm_head.X"); any other name is returned unchanged.
+std::string CanonicalWeightName(std::string_view stored_name);
 
 class WeightStore {
  public:
