@@ -118,14 +118,8 @@ absl::StatusOr<std::vector<int32_t>> Generator::PromptIds(const GenerateRequest&
       prompt, num_images, static_cast<int>(model_->config().image_tokens_per_image()));
 }
 
-absl::StatusOr<GenerateResult> Generator::Generate(
-    const GenerateRequest& request, const std::function<void(const std::string&)>& on_text) {
-  using Clock = std::chrono::steady_clock;
-  GenerateResult result;
-  const ModelConfig& config = model_->config();
-  Backend* backend = model_->backend();
-
-  // ---- Validate everything before any compute (decide, then run) ----
+absl::Status Generator::ValidateRequest(const GenerateRequest& request,
+                                        int64_t num_images) const {
   if (request.question.empty()) return absl::InvalidArgumentError("question: must not be empty");
   const int max_new_tokens = request.max_new_tokens.value_or(profile_.max_new_tokens);
   if (max_new_tokens < 1 || max_new_tokens > options_.max_new_tokens_limit) {
@@ -133,8 +127,89 @@ absl::StatusOr<GenerateResult> Generator::Generate(
                                                    " is outside [1, ",
                                                    options_.max_new_tokens_limit, "]"));
   }
-  const SamplingParams sampling = request.sampling.value_or(profile_.sampling);
-  absl::StatusOr<Sampler> sampler = Sampler::Create(sampling);
+  if (absl::Status s = ValidateSamplingParams(request.sampling.value_or(profile_.sampling));
+      !s.ok()) {
+    return s;
+  }
+  for (const std::string& stop : request.stop_strings) {
+    if (stop.empty()) return absl::InvalidArgumentError("stop_strings: empty string");
+  }
+  absl::StatusOr<std::vector<int32_t>> ids = PromptIds(request, static_cast<int>(num_images));
+  if (!ids.ok()) return ids.status();
+  const int64_t prompt_len = static_cast<int64_t>(ids->size());
+  if (prompt_len + max_new_tokens > options_.max_prompt_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt: ", prompt_len, " tokens (", num_images, " images) + max_new_tokens ",
+        max_new_tokens, " exceeds the limit of ", options_.max_prompt_tokens, " tokens"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EncodedImages> Generator::EncodeImages(const std::vector<CameraImage>& images) {
+  using Clock = std::chrono::steady_clock;
+  const ModelConfig& config = model_->config();
+  absl::StatusOr<std::vector<const CameraImage*>> ordered = OrderImages(images);
+  if (!ordered.ok()) return ordered.status();
+  EncodedImages out;
+  out.num_images = static_cast<int64_t>(ordered->size());
+  auto t0 = Clock::now();
+  const int64_t hw = config.image_processor.height * config.image_processor.width;
+  std::vector<float> pixels(static_cast<size_t>(out.num_images * 3 * hw));  // [n, 3, H, W]
+  for (int64_t i = 0; i < out.num_images; ++i) {
+    absl::StatusOr<ProcessedImage> processed = image_processor_->Process((*ordered)[i]->encoded);
+    if (!processed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("images[", (*ordered)[i]->camera,
+                                                     "]: ", processed.status().message()));
+    }
+    std::copy(processed->pixel_values.begin(), processed->pixel_values.end(),
+              pixels.begin() + i * 3 * hw);
+    out.content_hashes.push_back(processed->content_hash);
+  }
+  out.image_decode_s = SecondsSince(t0);
+
+  t0 = Clock::now();
+  Backend* backend = model_->backend();
+  Tensor pixel_tensor = backend->Upload(
+      DType::kF32,
+      {out.num_images, 3, config.image_processor.height, config.image_processor.width},
+      pixels.data());
+  out.features = model_->EncodeImages(pixel_tensor);
+  out.vision_s = SecondsSince(t0);
+  out.vision_flops = model_->VisionFlops(out.num_images);
+  return out;
+}
+
+absl::StatusOr<GenerateResult> Generator::Generate(
+    const GenerateRequest& request, const std::function<void(const std::string&)>& on_text) {
+  // Cheap checks first, so bad requests cost no image work.
+  absl::StatusOr<std::vector<const CameraImage*>> ordered = OrderImages(request.images);
+  if (!ordered.ok()) return ordered.status();
+  if (absl::Status s = ValidateRequest(request, static_cast<int64_t>(ordered->size())); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<EncodedImages> images = EncodeImages(request.images);
+  if (!images.ok()) return images.status();
+  absl::StatusOr<GenerateResult> result = Answer(*images, request, on_text);
+  if (!result.ok()) return result.status();
+  result->times.image_decode_s = images->image_decode_s;
+  result->times.vision_s = images->vision_s;
+  result->flops.vision = images->vision_flops;
+  return result;
+}
+
+absl::StatusOr<GenerateResult> Generator::Answer(
+    const EncodedImages& images, const GenerateRequest& request,
+    const std::function<void(const std::string&)>& on_text,
+    const std::function<bool()>& should_stop) {
+  using Clock = std::chrono::steady_clock;
+  GenerateResult result;
+  const ModelConfig& config = model_->config();
+  Backend* backend = model_->backend();
+
+  // ---- Validate everything before any compute (decide, then run) ----
+  if (absl::Status s = ValidateRequest(request, images.num_images); !s.ok()) return s;
+  const int max_new_tokens = request.max_new_tokens.value_or(profile_.max_new_tokens);
+  absl::StatusOr<Sampler> sampler = Sampler::Create(request.sampling.value_or(profile_.sampling));
   if (!sampler.ok()) return sampler.status();
   StopParams stop_params;
   stop_params.eos_ids = config.eos_token_ids.empty() ? std::vector<int32_t>{config.eos_token_id}
@@ -143,46 +218,21 @@ absl::StatusOr<GenerateResult> Generator::Generate(
   stop_params.max_new_tokens = max_new_tokens;
   absl::StatusOr<StopCondition> stop = StopCondition::Create(stop_params);
   if (!stop.ok()) return stop.status();
-  absl::StatusOr<std::vector<const CameraImage*>> images = OrderImages(request.images);
-  if (!images.ok()) return images.status();
-  const int64_t n_images = static_cast<int64_t>(images->size());
-  absl::StatusOr<std::vector<int32_t>> ids = PromptIds(request, static_cast<int>(n_images));
+  absl::StatusOr<std::vector<int32_t>> ids =
+      PromptIds(request, static_cast<int>(images.num_images));
   if (!ids.ok()) return ids.status();
   const int64_t prompt_len = static_cast<int64_t>(ids->size());
-  if (prompt_len + max_new_tokens > options_.max_prompt_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt: ", prompt_len, " tokens (", n_images, " images) + max_new_tokens ",
-        max_new_tokens, " exceeds the limit of ", options_.max_prompt_tokens, " tokens"));
-  }
   result.prompt_tokens = prompt_len;
-
-  // ---- Images ----
-  auto t0 = Clock::now();
-  const int64_t hw = config.image_processor.height * config.image_processor.width;
-  std::vector<float> pixels(static_cast<size_t>(n_images * 3 * hw));  // [n, 3, H, W]
-  for (int64_t i = 0; i < n_images; ++i) {
-    absl::StatusOr<ProcessedImage> processed = image_processor_->Process((*images)[i]->encoded);
-    if (!processed.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("images[", (*images)[i]->camera,
-                                                     "]: ", processed.status().message()));
-    }
-    std::copy(processed->pixel_values.begin(), processed->pixel_values.end(),
-              pixels.begin() + i * 3 * hw);
+  auto stopped = [&] { return should_stop && should_stop(); };
+  if (stopped()) {
+    result.finish_reason = FinishReason::kAbort;
+    return result;
   }
-  result.times.image_decode_s = SecondsSince(t0);
-
-  t0 = Clock::now();
-  Tensor pixel_tensor = backend->Upload(
-      DType::kF32, {n_images, 3, config.image_processor.height, config.image_processor.width},
-      pixels.data());
-  Tensor features = model_->EncodeImages(pixel_tensor);
-  result.times.vision_s = SecondsSince(t0);
-  result.flops.vision = model_->VisionFlops(n_images);
 
   // ---- Prefill ----
-  t0 = Clock::now();
+  auto t0 = Clock::now();
   std::unique_ptr<SequenceKvCache> cache = model_->NewCache(prompt_len + max_new_tokens);
-  absl::StatusOr<Tensor> logits = model_->Prefill(*ids, features, cache.get());
+  absl::StatusOr<Tensor> logits = model_->Prefill(*ids, images.features, cache.get());
   if (!logits.ok()) return logits.status();
   std::vector<float> host_logits(static_cast<size_t>(config.text.vocab_size));
   backend->DownloadF32(*logits, host_logits.data());
@@ -202,6 +252,7 @@ absl::StatusOr<GenerateResult> Generator::Generate(
     result.text += out;
     if (on_text) on_text(out);
   };
+  bool aborted = false;
   while (true) {
     absl::StatusOr<int32_t> next = sampler->Sample(host_logits);
     if (!next.ok()) return next.status();
@@ -211,6 +262,11 @@ absl::StatusOr<GenerateResult> Generator::Generate(
     emit(step->text);
     if (step->finish) {
       result.finish_reason = *step->finish;
+      break;
+    }
+    if (stopped()) {
+      aborted = true;
+      result.finish_reason = FinishReason::kAbort;
       break;
     }
     absl::StatusOr<Tensor> step_logits = model_->Decode(*next, cache.get());
@@ -223,8 +279,10 @@ absl::StatusOr<GenerateResult> Generator::Generate(
   const int32_t last = result.token_ids.back();
   const bool ended_by_eos = std::find(stop_params.eos_ids.begin(), stop_params.eos_ids.end(),
                                       last) != stop_params.eos_ids.end();
-  if (result.finish_reason == FinishReason::kLength || ended_by_eos) emit(detokenizer.Finish());
-  if (coordinates) {
+  if (!aborted && (result.finish_reason == FinishReason::kLength || ended_by_eos)) {
+    emit(detokenizer.Finish());
+  }
+  if (coordinates && !aborted) {
     std::string tail = coordinates->Finish();
     if (!tail.empty()) {
       result.text += tail;

@@ -58,6 +58,16 @@ struct PhaseFlops {
   double decode = 0;
 };
 
+// A scene's images, decoded and encoded once, shared by all of its questions.
+struct EncodedImages {
+  int64_t num_images = 0;
+  Tensor features;                     // [num_images * tokens_per_image, text hidden]
+  std::vector<uint64_t> content_hashes;  // per image, in image-token order
+  double image_decode_s = 0;
+  double vision_s = 0;
+  double vision_flops = 0;
+};
+
 struct GenerateResult {
   std::string text;                 // the answer, coordinates in camera pixels
   std::vector<int32_t> token_ids;   // generated ids, eos included when it ended the answer
@@ -83,13 +93,28 @@ class Generator {
                                                          Backend* backend,
                                                          const GeneratorOptions& options = {});
 
-  // Generates the answer. `on_text`, when set, receives each UTF-8-complete text delta as it is
-  // produced (concatenated: GenerateResult::text). Bad input (images that do not decode, cameras
-  // that do not match the profile, an over-long prompt, bad sampling parameters) is
-  // InvalidArgument naming what is wrong.
+  // Generates the answer: EncodeImages, then Answer. `on_text`, when set, receives each
+  // UTF-8-complete text delta as it is produced (concatenated: GenerateResult::text). Bad input
+  // (images that do not decode, cameras that do not match the profile, an over-long prompt, bad
+  // sampling parameters) is InvalidArgument naming what is wrong.
   absl::StatusOr<GenerateResult> Generate(
       const GenerateRequest& request,
       const std::function<void(const std::string& delta)>& on_text = nullptr);
+
+  // Decodes, orders (profile camera order) and encodes the images of a scene.
+  absl::StatusOr<EncodedImages> EncodeImages(const std::vector<CameraImage>& images);
+
+  // Answers request.question (request.images are ignored: `images` are used) about encoded
+  // images. `should_stop` is polled before every forward pass; when it returns true the answer
+  // ends with FinishReason::kAbort. Checks (limits, sampling, prompt length) run before any
+  // compute. The result's times and flops cover this question only (image work is in `images`).
+  absl::StatusOr<GenerateResult> Answer(
+      const EncodedImages& images, const GenerateRequest& request,
+      const std::function<void(const std::string& delta)>& on_text = nullptr,
+      const std::function<bool()>& should_stop = nullptr);
+
+  // Checks what Answer() would check, without compute: sampling, limits, prompt length.
+  absl::Status ValidateRequest(const GenerateRequest& request, int64_t num_images) const;
 
   const PaliGemmaModel& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }

@@ -1,0 +1,160 @@
+// Engine: the serving core behind the gRPC service. Takes scene requests (camera images and a
+// graph of questions), runs them on its own engine thread, and streams answer events back.
+// No proto or gRPC types here: server/ converts at its boundary.
+//
+// Flow: Submit() validates the request (cameras against the profile, question ids, the
+// depends_on graph, limits) and queues it, or refuses it (InvalidArgument for bad input,
+// ResourceExhausted when the queue is full, Unavailable after Shutdown()). The engine thread
+// takes requests in FCFS order (higher priority first), decodes and encodes the scene's images
+// once, then answers its questions: a question runs once every question it depends on has
+// finished, with their questions and answers as context. Events go to the request's
+// RequestStream as they happen.
+//
+// Threading: Submit/Cancel/Shutdown and RequestStream methods may be called from any thread.
+// Model compute happens only on the engine thread (the backend is not re-entrant).
+#ifndef DRIVELM_ENGINE_ENGINE_H_
+#define DRIVELM_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/finish_reason.h"
+#include "engine/generator.h"
+#include "engine/sampling_params.h"
+
+namespace drivelm::engine {
+
+// DriveLM's question stages (the graph's levels).
+enum class QuestionStage { kUnspecified, kPerception, kPrediction, kPlanning, kBehavior };
+const char* QuestionStageName(QuestionStage stage);
+
+struct QuestionSpec {
+  std::string id;                       // unique within the request, non-empty
+  std::string text;                     // non-empty
+  QuestionStage stage = QuestionStage::kUnspecified;
+  std::vector<std::string> depends_on;  // ids of earlier questions of the same request
+};
+
+struct SceneRequest {
+  std::string request_id;  // for logs and metrics; the engine does not interpret it
+  std::string scene_id;
+  std::vector<CameraImage> images;
+  std::vector<QuestionSpec> questions;
+  std::optional<SamplingParams> sampling;  // absent: the model profile's
+  std::optional<int> max_new_tokens;       // absent: the profile's
+  std::vector<std::string> stop_strings;
+  int priority = 0;                        // higher runs first; FCFS within a priority
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// Per-question accounting, reported with its final event.
+struct QuestionUsage {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double queue_s = 0;         // Submit() to the start of the scene's image work
+  double image_decode_s = 0;  // the scene's, shared by its questions
+  double vision_s = 0;        // the scene's, shared by its questions
+  double prefill_s = 0;
+  double decode_s = 0;
+  double ttft_s = 0;          // Submit() to this question's first token
+  PhaseFlops flops;           // vision: the scene's encode, counted once on every question
+};
+
+struct AnswerEvent {
+  enum class Kind {
+    kDelta,  // `text` is the next UTF-8-complete piece of the answer
+    kDone,   // the question finished: finish_reason, usage, status
+  };
+  Kind kind = Kind::kDelta;
+  std::string question_id;
+  std::string text;
+  FinishReason finish_reason = FinishReason::kStop;
+  QuestionUsage usage;
+  absl::Status status;  // kDone: OK, or why the question failed (e.g. a parent failed)
+};
+
+// The event stream of one submitted request. Every question gets exactly one kDone event; deltas
+// of a question come before its kDone, in order. After all kDone events, Next() returns false
+// and final_status() says how the request ended (OK, Cancelled, DeadlineExceeded, or an error).
+class RequestStream {
+ public:
+  // Blocks until an event is available (true) or the stream has ended (false), or `timeout`
+  // passes (false with timed_out set). A stream may be drained from one thread only.
+  bool Next(AnswerEvent* event, absl::Duration timeout, bool* timed_out = nullptr);
+  // Asks the engine to stop this request; pending questions finish with kAbort and status
+  // Cancelled. Idempotent; safe from any thread.
+  void Cancel();
+  bool cancelled() const;
+  absl::Status final_status() const;
+
+  // ---- Engine side ----
+  void Push(AnswerEvent event);
+  void Close(absl::Status status);
+
+ private:
+  mutable absl::Mutex mu_;
+  std::deque<AnswerEvent> events_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status final_status_ ABSL_GUARDED_BY(mu_);
+};
+
+struct EngineOptions {
+  int max_queued_requests = 64;       // beyond: ResourceExhausted
+  int max_questions_per_request = 64;
+  int max_images_per_request = 6;     // beyond: InvalidArgument
+  int max_new_tokens_limit = 1024;    // per question
+  int max_question_bytes = 4096;
+  GeneratorOptions generator;
+};
+
+struct EngineStats {
+  int64_t waiting = 0;  // queued requests
+  int64_t running = 0;  // requests being worked on (0 or 1 until the scheduler lands)
+};
+
+class Engine {
+ public:
+  // Takes ownership of the generator (and so of the model); `backend` must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(std::unique_ptr<Generator> generator,
+                                                        const EngineOptions& options);
+  ~Engine();  // Shutdown(absl::ZeroDuration()) if still running
+
+  // Validates and queues the request. On OK the engine owns the work; the returned stream
+  // carries its events.
+  absl::StatusOr<std::shared_ptr<RequestStream>> Submit(SceneRequest request);
+
+  // Refuses new requests (Unavailable), lets queued and running ones finish until `grace`
+  // passes, then cancels the rest and joins the engine thread.
+  void Shutdown(absl::Duration grace);
+
+  EngineStats stats() const;
+  const Generator& generator() const { return *generator_; }
+
+ private:
+  Engine(std::unique_ptr<Generator> generator, const EngineOptions& options);
+  void Loop();
+
+  struct Pending;  // a queued request with its stream and submit time
+  std::unique_ptr<Generator> generator_;
+  EngineOptions options_;
+  mutable absl::Mutex mu_;
+  std::deque<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace drivelm::engine
+
+#endif  // DRIVELM_ENGINE_ENGINE_H_
