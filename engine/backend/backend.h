@@ -39,6 +39,18 @@ struct AttentionParams {
   int64_t sliding_window = 0;   // > 0: only keys with p - j < sliding_window are visible
 };
 
+// One sequence's share of a batched attention call over a paged KV pool (the scheduler's
+// batches). Its query rows are q[q_begin, q_begin + q_len); its keys and values are token
+// positions [0, kv_len) of the sequence, token t stored at pool row
+// block_table[t / block_size] * block_size + t % block_size.
+struct PagedSequence {
+  int64_t q_begin = 0;
+  int64_t q_len = 0;
+  int64_t kv_len = 0;
+  absl::Span<const int32_t> block_table;  // covers [0, kv_len); not owned
+  AttentionParams params;                 // q_start, prefix_len, ... in sequence positions
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -93,6 +105,19 @@ class Backend {
   // described by `p`. A query with no visible key gets zeros.
   virtual void Attention(const Tensor& q, const Tensor& k, const Tensor& v,
                          const AttentionParams& p, Tensor* out) = 0;
+  // ---- Paged KV ----
+  // dst rows dst_rows[i] = src row i (the new keys/values of a step into the pool). Same dtype
+  // and row size; dst_rows are distinct.
+  virtual void ScatterRows(const Tensor& src, absl::Span<const int64_t> dst_rows, Tensor* dst) = 0;
+  // dst row i = src row src_rows[i] (e.g. the last token of each sequence before the LM head).
+  virtual void GatherRows(const Tensor& src, absl::Span<const int64_t> src_rows, Tensor* dst) = 0;
+  // Attention for several sequences at once: for each sequence s, out rows of s =
+  // Attention(q rows of s, its keys and values gathered from the pools, s.params).
+  // q, out [T, hq, d]; k_pool, v_pool [num_blocks * block_size, hkv, d].
+  virtual void PagedAttention(const Tensor& q, const Tensor& k_pool, const Tensor& v_pool,
+                              int64_t block_size, absl::Span<const PagedSequence> seqs,
+                              Tensor* out) = 0;
+
   // Non-overlapping patches, the im2col of a conv with kernel = stride = patch:
   // pixels [n, channels, H, W] -> y [n * (H / patch) * (W / patch), channels * patch * patch],
   // patches in row-major (py, px) order, each patch flattened as (c, ky, kx) to match a conv

@@ -56,6 +56,12 @@ class CpuBackend : public Backend {
   void Attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
                  Tensor* out) override;
   void Im2Patches(const Tensor& pixels, int patch, Tensor* y) override;
+  // cpu_paged.cc
+  void ScatterRows(const Tensor& src, absl::Span<const int64_t> dst_rows, Tensor* dst) override;
+  void GatherRows(const Tensor& src, absl::Span<const int64_t> src_rows, Tensor* dst) override;
+  void PagedAttention(const Tensor& q, const Tensor& k_pool, const Tensor& v_pool,
+                      int64_t block_size, absl::Span<const PagedSequence> seqs,
+                      Tensor* out) override;
 
  private:
   // Runs fn over rows [0, rows) in parallel when the work (rows * row_cost elements) is worth
