@@ -37,7 +37,11 @@ class Tensor {
   int64_t numel() const { return NumElements(shape_); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * DTypeSize(dtype_); }
   // Elements of one row of the leading dimension.
-  int64_t row_elems() const { return shape_.empty() || shape_[0] == 0 ? 0 : numel() / shape_[0]; }
+  int64_t row_elems() const {
+    int64_t n = 1;
+    for (size_t i = 1; i < shape_.size(); ++i) n *= shape_[i];
+    return shape_.empty() ? 0 : n;
+  }
 
   void* data() { return data_; }
   const void* data() const { return data_; }

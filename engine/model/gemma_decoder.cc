@@ -53,8 +53,8 @@ Tensor GemmaDecoder::EmbedTokens(absl::Span<const int32_t> ids) {
   return y;
 }
 
-Tensor GemmaDecoder::Forward(const Tensor& embeds, absl::Span<const int32_t> positions,
-                             int64_t prefix_len, SequenceKvCache* cache, bool all_rows) {
+Tensor GemmaDecoder::RunLayers(const Tensor& embeds, absl::Span<const int32_t> positions,
+                               const AttentionStep& attend) {
   const TextConfig& tc = config_;
   const DecoderTraits& traits = tc.traits();
   Backend& b = *backend_;
@@ -63,7 +63,6 @@ Tensor GemmaDecoder::Forward(const Tensor& embeds, absl::Span<const int32_t> pos
   const int64_t heads = tc.num_attention_heads;
   const int64_t kv_heads = tc.num_key_value_heads;
   const int64_t hd = tc.head_dim;
-  const int64_t past = cache->length();
   const float eps = static_cast<float>(tc.rms_norm_eps);
   const float theta = static_cast<float>(tc.rope_theta);
 
@@ -82,13 +81,6 @@ Tensor GemmaDecoder::Forward(const Tensor& embeds, absl::Span<const int32_t> pos
   Tensor gate = b.Empty(DType::kF32, {t, tc.intermediate_size});
   Tensor up = b.Empty(DType::kF32, {t, tc.intermediate_size});
 
-  AttentionParams ap;
-  ap.scale = tc.attention_scale();
-  ap.softcap = traits.has_softcapping ? static_cast<float>(tc.attn_logit_softcapping) : 0.f;
-  ap.causal = true;
-  ap.q_start = past;
-  ap.prefix_len = prefix_len;
-
   for (size_t li = 0; li < layers_.size(); ++li) {
     Layer& layer = layers_[li];
     b.RmsNorm(x, layer.input_norm, eps, 1.0f, &normed);
@@ -100,12 +92,7 @@ Tensor GemmaDecoder::Forward(const Tensor& embeds, absl::Span<const int32_t> pos
     b.Linear(normed, layer.v_w, nullptr, &v2);
     b.Rope(&q, positions, theta);
     b.Rope(&k, positions, theta);
-    b.CopyRows(k, &cache->k(li), past);
-    b.CopyRows(v, &cache->v(li), past);
-    ap.sliding_window = tc.is_sliding_layer(static_cast<int64_t>(li)) ? tc.sliding_window : 0;
-    Tensor keys = cache->k(li).Rows(0, past + t);
-    Tensor values = cache->v(li).Rows(0, past + t);
-    b.Attention(q, keys, values, ap, &attn);
+    attend(static_cast<int64_t>(li), q, k, v, &attn);
     b.Linear(attn.Reshape({t, heads * hd}), layer.o_w, nullptr, &proj);
     if (traits.post_attention_norm_on_output) {
       b.RmsNorm(proj, layer.post_attn_norm, eps, 1.0f, &proj);
@@ -124,12 +111,75 @@ Tensor GemmaDecoder::Forward(const Tensor& embeds, absl::Span<const int32_t> pos
     }
     b.AddInPlace(&x, proj);
   }
-  cache->set_length(past + t);
+  return x;
+}
 
-  Tensor rows = all_rows ? x : x.Rows(t - 1, t);
-  Tensor out = b.Empty(DType::kF32, rows.shape());
-  b.RmsNorm(rows, final_norm_, eps, 1.0f, &out);
+AttentionParams GemmaDecoder::BaseAttentionParams() const {
+  AttentionParams ap;
+  ap.scale = config_.attention_scale();
+  ap.softcap = config_.traits().has_softcapping
+                   ? static_cast<float>(config_.attn_logit_softcapping)
+                   : 0.f;
+  ap.causal = true;
+  return ap;
+}
+
+Tensor GemmaDecoder::FinalNorm(const Tensor& rows) {
+  Tensor out = backend_->Empty(DType::kF32, rows.shape());
+  backend_->RmsNorm(rows, final_norm_, static_cast<float>(config_.rms_norm_eps), 1.0f, &out);
   return out;
+}
+
+Tensor GemmaDecoder::Forward(const Tensor& embeds, absl::Span<const int32_t> positions,
+                             int64_t prefix_len, SequenceKvCache* cache, bool all_rows) {
+  Backend& b = *backend_;
+  const int64_t t = embeds.dim(0);
+  const int64_t past = cache->length();
+  AttentionParams ap = BaseAttentionParams();
+  ap.q_start = past;
+  ap.prefix_len = prefix_len;
+  Tensor x = RunLayers(embeds, positions,
+                       [&](int64_t li, const Tensor& q, const Tensor& k, const Tensor& v,
+                           Tensor* attn) {
+                         b.CopyRows(k, &cache->k(li), past);
+                         b.CopyRows(v, &cache->v(li), past);
+                         ap.sliding_window =
+                             config_.is_sliding_layer(li) ? config_.sliding_window : 0;
+                         b.Attention(q, cache->k(li).Rows(0, past + t),
+                                     cache->v(li).Rows(0, past + t), ap, attn);
+                       });
+  cache->set_length(past + t);
+  return FinalNorm(all_rows ? x : x.Rows(t - 1, t));
+}
+
+Tensor GemmaDecoder::ForwardPaged(const Tensor& embeds, absl::Span<const int32_t> positions,
+                                  absl::Span<const int64_t> slots,
+                                  absl::Span<const PagedSequence> seqs, PagedKvCache* kv,
+                                  absl::Span<const int64_t> output_rows) {
+  Backend& b = *backend_;
+  const AttentionParams base = BaseAttentionParams();
+  std::vector<PagedSequence> layer_seqs(seqs.begin(), seqs.end());
+  Tensor x = RunLayers(embeds, positions,
+                       [&](int64_t li, const Tensor& q, const Tensor& k, const Tensor& v,
+                           Tensor* attn) {
+                         b.ScatterRows(k, slots, &kv->k(li));
+                         b.ScatterRows(v, slots, &kv->v(li));
+                         const int64_t window =
+                             config_.is_sliding_layer(li) ? config_.sliding_window : 0;
+                         for (size_t i = 0; i < seqs.size(); ++i) {
+                           AttentionParams p = seqs[i].params;
+                           p.scale = base.scale;
+                           p.softcap = base.softcap;
+                           p.causal = true;
+                           p.sliding_window = window;
+                           layer_seqs[i].params = p;
+                         }
+                         b.PagedAttention(q, kv->k(li), kv->v(li), kv->block_size(), layer_seqs,
+                                          attn);
+                       });
+  Tensor rows = b.Empty(DType::kF32, {static_cast<int64_t>(output_rows.size()), x.dim(1)});
+  b.GatherRows(x, output_rows, &rows);
+  return FinalNorm(rows);
 }
 
 Tensor GemmaDecoder::Logits(const Tensor& hidden) {
@@ -144,6 +194,13 @@ Tensor GemmaDecoder::Logits(const Tensor& hidden) {
 std::unique_ptr<SequenceKvCache> GemmaDecoder::NewCache(int64_t capacity) const {
   return std::make_unique<SequenceKvCache>(backend_, config_.num_hidden_layers, capacity,
                                            config_.num_key_value_heads, config_.head_dim);
+}
+
+std::unique_ptr<PagedKvCache> GemmaDecoder::NewPagedCache(int64_t num_blocks,
+                                                          int64_t block_size) const {
+  return std::make_unique<PagedKvCache>(backend_, config_.num_hidden_layers, num_blocks,
+                                        block_size, config_.num_key_value_heads,
+                                        config_.head_dim);
 }
 
 double GemmaDecoder::ForwardFlops(int64_t t, int64_t past) const {

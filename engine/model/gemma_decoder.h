@@ -4,6 +4,7 @@
 #ifndef DRIVELM_ENGINE_MODEL_GEMMA_DECODER_H_
 #define DRIVELM_ENGINE_MODEL_GEMMA_DECODER_H_
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "engine/backend/backend.h"
 #include "engine/model/kv_cache.h"
 #include "engine/model/model_config.h"
+#include "engine/model/paged_kv_cache.h"
 #include "engine/model/weight_store.h"
 
 namespace drivelm::engine {
@@ -35,12 +37,24 @@ class GemmaDecoder {
   Tensor Forward(const Tensor& embeds, absl::Span<const int32_t> positions, int64_t prefix_len,
                  SequenceKvCache* cache, bool all_rows = false);
 
+  // A batched step over the paged KV pools: embeds [T, hidden] are the new tokens of several
+  // sequences (row ranges given by seqs[i].q_begin / q_len); positions [T] their RoPE
+  // positions; slots [T] the pool rows their keys and values go to. Each sequence's
+  // params.q_start and params.prefix_len are taken from seqs; scale, soft-capping and the
+  // sliding window from the model. Returns the final-normed hidden states of `output_rows`
+  // [output_rows.size(), hidden].
+  Tensor ForwardPaged(const Tensor& embeds, absl::Span<const int32_t> positions,
+                      absl::Span<const int64_t> slots, absl::Span<const PagedSequence> seqs,
+                      PagedKvCache* kv, absl::Span<const int64_t> output_rows);
+
   // logits [rows, vocab] of final-normed hidden states [rows, hidden] (tied or separate head,
   // Gemma-2 final soft-capping applied).
   Tensor Logits(const Tensor& hidden);
 
   // A cache sized for this model.
   std::unique_ptr<SequenceKvCache> NewCache(int64_t capacity) const;
+  // Paged pools of `num_blocks` x `block_size` tokens for this model.
+  std::unique_ptr<PagedKvCache> NewPagedCache(int64_t num_blocks, int64_t block_size) const;
 
   // FLOPs of a forward of `t` tokens after `past` cached tokens, without / with the LM head
   // over `logit_rows` rows.
@@ -63,6 +77,17 @@ class GemmaDecoder {
   };
 
   GemmaDecoder(const TextConfig& config, Backend* backend) : config_(config), backend_(backend) {}
+
+  // Writes this layer's new keys/values and computes attention: (layer, q [t, heads, hd],
+  // k and v [t, kv_heads, hd], attn out [t, heads, hd]).
+  using AttentionStep = std::function<void(int64_t layer, const Tensor& q, const Tensor& k,
+                                           const Tensor& v, Tensor* attn)>;
+  // The layer stack shared by the contiguous and paged forwards; returns the residual stream
+  // [t, hidden] before the final norm.
+  Tensor RunLayers(const Tensor& embeds, absl::Span<const int32_t> positions,
+                   const AttentionStep& attend);
+  AttentionParams BaseAttentionParams() const;
+  Tensor FinalNorm(const Tensor& rows);
 
   TextConfig config_;
   Backend* backend_;

@@ -97,6 +97,84 @@ absl::StatusOr<Tensor> PaliGemmaModel::Decode(int32_t id, SequenceKvCache* cache
   return decoder_->Logits(last);
 }
 
+absl::StatusOr<Tensor> PaliGemmaModel::Step(absl::Span<const StepSequence> seqs,
+                                            PagedKvCache* kv) {
+  const int64_t vocab = config_.text.vocab_size;
+  const int32_t image_id = static_cast<int32_t>(config_.image_token_index);
+  const int64_t bs = kv->block_size();
+  int64_t total = 0;
+  for (const StepSequence& s : seqs) total += static_cast<int64_t>(s.ids.size());
+  if (total == 0) return absl::InvalidArgumentError("step: no tokens");
+
+  // ---- Check everything, then compute ----
+  std::vector<int32_t> table_ids;     // [total] embedding-table ids
+  std::vector<int32_t> positions;     // [total]
+  std::vector<int64_t> slots;         // [total] pool rows
+  std::vector<int64_t> output_rows;
+  std::vector<PagedSequence> paged;
+  struct ImageCopy {
+    const Tensor* features;
+    int64_t src_row, dst_row, rows;
+  };
+  std::vector<ImageCopy> image_copies;
+  table_ids.reserve(total);
+  for (size_t si = 0; si < seqs.size(); ++si) {
+    const StepSequence& s = seqs[si];
+    const int64_t n = static_cast<int64_t>(s.ids.size());
+    const int64_t q_begin = static_cast<int64_t>(table_ids.size());
+    if (static_cast<int64_t>(s.block_table.size()) * bs < s.past + n) {
+      return absl::InvalidArgumentError(absl::StrCat("step: sequence ", si, "'s block table covers ",
+                                                     s.block_table.size() * bs, " tokens, needs ",
+                                                     s.past + n));
+    }
+    int64_t feature_row = s.image_feature_row;
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t id = s.ids[i];
+      const int64_t row = q_begin + i;
+      if (id == image_id) {
+        if (s.image_features == nullptr || feature_row >= s.image_features->dim(0)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "step: sequence ", si, " has more image tokens than image feature rows"));
+        }
+        if (!image_copies.empty() && image_copies.back().features == s.image_features &&
+            image_copies.back().dst_row + image_copies.back().rows == row &&
+            image_copies.back().src_row + image_copies.back().rows == feature_row) {
+          ++image_copies.back().rows;
+        } else {
+          image_copies.push_back({s.image_features, feature_row, row, 1});
+        }
+        ++feature_row;
+        table_ids.push_back(image_id >= vocab ? 0 : id);
+      } else if (id < 0 || id >= vocab) {
+        return absl::InvalidArgumentError(absl::StrCat("step: token id ", id,
+                                                       " is outside the vocabulary of ", vocab));
+      } else {
+        table_ids.push_back(id);
+      }
+      const int64_t pos = s.past + i;
+      positions.push_back(static_cast<int32_t>(pos + 1));  // 1-indexed
+      slots.push_back(static_cast<int64_t>(s.block_table[pos / bs]) * bs + pos % bs);
+    }
+    PagedSequence p;
+    p.q_begin = q_begin;
+    p.q_len = n;
+    p.kv_len = s.past + n;
+    p.block_table = s.block_table;
+    p.params.q_start = s.past;
+    p.params.prefix_len = s.prefix_len;
+    paged.push_back(p);
+    if (s.want_logits && n > 0) output_rows.push_back(q_begin + n - 1);
+  }
+
+  Tensor embeds = decoder_->EmbedTokens(table_ids);  // [total, hidden]
+  for (const ImageCopy& c : image_copies) {
+    backend_->CopyRows(c.features->Rows(c.src_row, c.src_row + c.rows), &embeds, c.dst_row);
+  }
+  Tensor hidden = decoder_->ForwardPaged(embeds, positions, slots, paged, kv, output_rows);
+  if (output_rows.empty()) return Tensor();
+  return decoder_->Logits(hidden);
+}
+
 double PaliGemmaModel::PrefillFlops(int64_t tokens) const {
   return decoder_->ForwardFlops(tokens, 0) + decoder_->LogitsFlops(1);
 }

@@ -20,6 +20,19 @@
 
 namespace drivelm::engine {
 
+// One sequence's part of a batched step (PaliGemmaModel::Step).
+struct StepSequence {
+  absl::Span<const int32_t> ids;  // the tokens of this step: a prompt chunk or one generated id
+  int64_t past = 0;               // tokens of this sequence already in the KV cache
+  // Keys [0, prefix_len) are visible to every query of the sequence: the whole prompt in exact
+  // mode (PaliGemma's bidirectional prefill); the image tokens alone for a shared image prefix.
+  int64_t prefix_len = 0;
+  const Tensor* image_features = nullptr;  // [rows, hidden]: fills the image tokens of `ids`
+  int64_t image_feature_row = 0;           // the row for the first image token of `ids`
+  absl::Span<const int32_t> block_table;   // covers tokens [0, past + ids.size())
+  bool want_logits = true;                 // return logits for the last token of `ids`
+};
+
 class PaliGemmaModel {
  public:
   // Reads config.json (+ preprocessor_config.json) and the safetensors weights under `dir`,
@@ -42,6 +55,16 @@ class PaliGemmaModel {
                                  SequenceKvCache* cache);
   // One generated token at the next cache row; returns its logits [1, vocab].
   absl::StatusOr<Tensor> Decode(int32_t id, SequenceKvCache* cache);
+
+  // A batched step of several sequences over the paged KV cache: writes their keys/values and
+  // returns the logits [number of sequences with want_logits, vocab], in order. Positions are
+  // 1-indexed (past + i + 1). InvalidArgument for ids outside the vocabulary, image tokens
+  // without feature rows, or block tables that do not cover the tokens.
+  absl::StatusOr<Tensor> Step(absl::Span<const StepSequence> seqs, PagedKvCache* kv);
+
+  std::unique_ptr<PagedKvCache> NewPagedCache(int64_t num_blocks, int64_t block_size) const {
+    return decoder_->NewPagedCache(num_blocks, block_size);
+  }
 
   std::unique_ptr<SequenceKvCache> NewCache(int64_t capacity) const {
     return decoder_->NewCache(capacity);
