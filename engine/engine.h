@@ -15,6 +15,7 @@
 #ifndef DRIVELM_ENGINE_ENGINE_H_
 #define DRIVELM_ENGINE_ENGINE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -42,7 +43,7 @@ struct QuestionSpec {
   std::string id;                       // unique within the request, non-empty
   std::string text;                     // non-empty
   QuestionStage stage = QuestionStage::kUnspecified;
-  std::vector<std::string> depends_on;  // ids of earlier questions of the same request
+  std::vector<std::string> depends_on;  // ids of other questions of the request (any position)
 };
 
 struct SceneRequest {
@@ -115,6 +116,8 @@ struct EngineOptions {
   int max_images_per_request = 6;     // beyond: InvalidArgument
   int max_new_tokens_limit = 1024;    // per question
   int max_question_bytes = 4096;
+  // The options the generator was loaded with: Submit() checks image headers against
+  // generator.max_pixels (the decoder checks again at run time with the generator's own value).
   GeneratorOptions generator;
 };
 
@@ -131,7 +134,9 @@ class Engine {
   ~Engine();  // Shutdown(absl::ZeroDuration()) if still running
 
   // Validates and queues the request. On OK the engine owns the work; the returned stream
-  // carries its events.
+  // carries its events. Images are not decoded here, but their headers are read: bytes that are
+  // not JPEG/PNG, or an image over max_pixels, are InvalidArgument. A deadline already passed is
+  // DeadlineExceeded.
   absl::StatusOr<std::shared_ptr<RequestStream>> Submit(SceneRequest request);
 
   // Refuses new requests (Unavailable), lets queued and running ones finish until `grace`
@@ -146,12 +151,29 @@ class Engine {
   void Loop();
 
   struct Pending;  // a queued request with its stream and submit time
+  // Runs one request on the engine thread: images, then its questions; closes its stream.
+  void Run(Pending& pending);
+  // Why `pending` must stop (Cancelled, DeadlineExceeded, Unavailable after Shutdown's grace),
+  // or OK. Each condition, once true, stays true.
+  absl::Status StopStatus(const Pending& pending) const;
+  // Takes cancelled and expired requests out of the queue and ends their streams, so they do not
+  // hold queue slots while another request runs. Any thread; not under mu_.
+  void PurgeQueue();
+
+  // Ownership: a Pending is owned by exactly one place at a time (the queue, the engine thread
+  // while it runs it, or whoever took it out of the queue to end it), and that owner closes its
+  // stream: every stream is closed exactly once.
   std::unique_ptr<Generator> generator_;
   EngineOptions options_;
   mutable absl::Mutex mu_;
-  std::deque<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);  // priority desc, then FCFS
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set when Shutdown's grace has passed: whatever still runs stops (polled between forward
+  // passes, so no lock on that path).
+  std::atomic<bool> aborting_{false};
+  absl::Time next_purge_ = absl::InfinitePast();  // engine thread only
+  absl::Mutex shutdown_mu_;  // serializes Shutdown() calls (the destructor's included)
   std::thread thread_;
 };
 

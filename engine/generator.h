@@ -117,6 +117,7 @@ class Generator {
   absl::Status ValidateRequest(const GenerateRequest& request, int64_t num_images) const;
 
   const PaliGemmaModel& model() const { return *model_; }
+  const GeneratorOptions& options() const { return options_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const ModelProfile& profile() const { return profile_; }
 
