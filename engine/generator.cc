@@ -8,10 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/coordinate_stream.h"
-#include "engine/sampler.h"
-#include "engine/stop_condition.h"
-#include "engine/tokenizer/detokenizer.h"
 
 namespace drivelm::engine {
 namespace {
@@ -179,6 +175,24 @@ absl::StatusOr<EncodedImages> Generator::EncodeImages(const std::vector<CameraIm
   return out;
 }
 
+StopParams Generator::StopParamsFor(const GenerateRequest& request) const {
+  const ModelConfig& config = model_->config();
+  StopParams stop;
+  stop.eos_ids = config.eos_token_ids.empty() ? std::vector<int32_t>{config.eos_token_id}
+                                              : config.eos_token_ids;
+  stop.stop_strings = request.stop_strings;
+  stop.max_new_tokens = request.max_new_tokens.value_or(profile_.max_new_tokens);
+  return stop;
+}
+
+absl::StatusOr<AnswerDecoder> Generator::NewAnswerDecoder(const GenerateRequest& request) const {
+  std::optional<CoordinateRescaler> rescaler;
+  if (!request.raw_prompt) rescaler = prompt_builder_->rescaler();
+  return AnswerDecoder::Create(tokenizer_.get(), rescaler,
+                               request.sampling.value_or(profile_.sampling),
+                               StopParamsFor(request));
+}
+
 absl::StatusOr<GenerateResult> Generator::Generate(
     const GenerateRequest& request, const std::function<void(const std::string&)>& on_text) {
   // Cheap checks first, so bad requests cost no image work.
@@ -208,16 +222,9 @@ absl::StatusOr<GenerateResult> Generator::Answer(
 
   // ---- Validate everything before any compute (decide, then run) ----
   if (absl::Status s = ValidateRequest(request, images.num_images); !s.ok()) return s;
+  absl::StatusOr<AnswerDecoder> decoder = NewAnswerDecoder(request);
+  if (!decoder.ok()) return decoder.status();
   const int max_new_tokens = request.max_new_tokens.value_or(profile_.max_new_tokens);
-  absl::StatusOr<Sampler> sampler = Sampler::Create(request.sampling.value_or(profile_.sampling));
-  if (!sampler.ok()) return sampler.status();
-  StopParams stop_params;
-  stop_params.eos_ids = config.eos_token_ids.empty() ? std::vector<int32_t>{config.eos_token_id}
-                                                     : config.eos_token_ids;
-  stop_params.stop_strings = request.stop_strings;
-  stop_params.max_new_tokens = max_new_tokens;
-  absl::StatusOr<StopCondition> stop = StopCondition::Create(stop_params);
-  if (!stop.ok()) return stop.status();
   absl::StatusOr<std::vector<int32_t>> ids =
       PromptIds(request, static_cast<int>(images.num_images));
   if (!ids.ok()) return ids.status();
@@ -241,54 +248,28 @@ absl::StatusOr<GenerateResult> Generator::Answer(
 
   // ---- Decode ----
   t0 = Clock::now();
-  IncrementalDetokenizer detokenizer(*tokenizer_);
-  std::optional<CoordinateStream> coordinates;
-  if (prompt_builder_->rescaler() && !request.raw_prompt) {
-    coordinates.emplace(*prompt_builder_->rescaler());
-  }
-  auto emit = [&](const std::string& text) {
-    std::string out = coordinates ? coordinates->Append(text) : text;
-    if (out.empty()) return;
-    result.text += out;
-    if (on_text) on_text(out);
-  };
-  bool aborted = false;
   while (true) {
-    absl::StatusOr<int32_t> next = sampler->Sample(host_logits);
-    if (!next.ok()) return next.status();
-    result.token_ids.push_back(*next);
-    absl::StatusOr<StopStep> step = stop->Append(*next, detokenizer.Add(*next));
+    absl::StatusOr<DecodeStep> step = decoder->Next(host_logits);
     if (!step.ok()) return step.status();
-    emit(step->text);
+    if (!step->text.empty()) {
+      result.text += step->text;
+      if (on_text) on_text(step->text);
+    }
     if (step->finish) {
       result.finish_reason = *step->finish;
       break;
     }
     if (stopped()) {
-      aborted = true;
+      decoder->Abort();
       result.finish_reason = FinishReason::kAbort;
       break;
     }
-    absl::StatusOr<Tensor> step_logits = model_->Decode(*next, cache.get());
+    absl::StatusOr<Tensor> step_logits = model_->Decode(step->token, cache.get());
     if (!step_logits.ok()) return step_logits.status();
     backend->DownloadF32(*step_logits, host_logits.data());
     result.flops.decode += model_->DecodeFlops(cache->length() - 1);
   }
-  // Bytes of an unfinished character at the very end become U+FFFD, as a full decode does;
-  // after a stop string nothing more of the answer is emitted.
-  const int32_t last = result.token_ids.back();
-  const bool ended_by_eos = std::find(stop_params.eos_ids.begin(), stop_params.eos_ids.end(),
-                                      last) != stop_params.eos_ids.end();
-  if (!aborted && (result.finish_reason == FinishReason::kLength || ended_by_eos)) {
-    emit(detokenizer.Finish());
-  }
-  if (coordinates && !aborted) {
-    std::string tail = coordinates->Finish();
-    if (!tail.empty()) {
-      result.text += tail;
-      if (on_text) on_text(tail);
-    }
-  }
+  result.token_ids = decoder->token_ids();
   result.times.decode_s = SecondsSince(t0);
   return result;
 }

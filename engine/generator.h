@@ -17,12 +17,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/answer_decoder.h"
 #include "engine/backend/backend.h"
 #include "engine/finish_reason.h"
 #include "engine/model/paligemma_model.h"
 #include "engine/model_profile.h"
 #include "engine/prompt_builder.h"
 #include "engine/sampling_params.h"
+#include "engine/stop_condition.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/vision/image_processor.h"
 
@@ -112,6 +114,10 @@ class Generator {
       const EncodedImages& images, const GenerateRequest& request,
       const std::function<void(const std::string& delta)>& on_text = nullptr,
       const std::function<bool()>& should_stop = nullptr);
+
+  // The per-answer sampling/stop/detokenize state for `request` (profile defaults applied).
+  absl::StatusOr<AnswerDecoder> NewAnswerDecoder(const GenerateRequest& request) const;
+  StopParams StopParamsFor(const GenerateRequest& request) const;
 
   // Checks what Answer() would check, without compute: sampling, limits, prompt length.
   absl::Status ValidateRequest(const GenerateRequest& request, int64_t num_images) const;
