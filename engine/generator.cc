@@ -141,37 +141,82 @@ absl::Status Generator::ValidateRequest(const GenerateRequest& request,
   return absl::OkStatus();
 }
 
-absl::StatusOr<EncodedImages> Generator::EncodeImages(const std::vector<CameraImage>& images) {
+absl::StatusOr<EncodedImages> Generator::EncodeImages(const std::vector<CameraImage>& images,
+                                                     VisionCache* cache) {
   using Clock = std::chrono::steady_clock;
   const ModelConfig& config = model_->config();
   absl::StatusOr<std::vector<const CameraImage*>> ordered = OrderImages(images);
   if (!ordered.ok()) return ordered.status();
   EncodedImages out;
   out.num_images = static_cast<int64_t>(ordered->size());
+  const int64_t height = config.image_processor.height;
+  const int64_t width = config.image_processor.width;
+  const int64_t tokens = config.image_tokens_per_image();
+  const int64_t hidden = config.projection_dim;
+  Backend* backend = model_->backend();
+
+  // Decode everything (the content hash is of the decoded pixels); keep the pixels of the
+  // images the cache does not have.
   auto t0 = Clock::now();
-  const int64_t hw = config.image_processor.height * config.image_processor.width;
-  std::vector<float> pixels(static_cast<size_t>(out.num_images * 3 * hw));  // [n, 3, H, W]
+  std::vector<std::optional<Tensor>> cached(out.num_images);
+  std::vector<int64_t> misses;  // image indices to encode
+  std::vector<float> pixels;    // [misses, 3, H, W]
   for (int64_t i = 0; i < out.num_images; ++i) {
     absl::StatusOr<ProcessedImage> processed = image_processor_->Process((*ordered)[i]->encoded);
     if (!processed.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("images[", (*ordered)[i]->camera,
                                                      "]: ", processed.status().message()));
     }
-    std::copy(processed->pixel_values.begin(), processed->pixel_values.end(),
-              pixels.begin() + i * 3 * hw);
     out.content_hashes.push_back(processed->content_hash);
+    if (cache != nullptr) {
+      cached[i] = cache->Lookup(VisionCacheKey{processed->content_hash,
+                                               static_cast<int32_t>(height),
+                                               static_cast<int32_t>(width)});
+    }
+    if (!cached[i]) {
+      misses.push_back(i);
+      pixels.insert(pixels.end(), processed->pixel_values.begin(), processed->pixel_values.end());
+    }
   }
   out.image_decode_s = SecondsSince(t0);
 
+  // Encode the misses as one batch.
   t0 = Clock::now();
-  Backend* backend = model_->backend();
-  Tensor pixel_tensor = backend->Upload(
-      DType::kF32,
-      {out.num_images, 3, config.image_processor.height, config.image_processor.width},
-      pixels.data());
-  out.features = model_->EncodeImages(pixel_tensor);
+  Tensor encoded;  // [misses * tokens, hidden]
+  if (!misses.empty()) {
+    const int64_t m = static_cast<int64_t>(misses.size());
+    Tensor pixel_tensor = backend->Upload(DType::kF32, {m, 3, height, width}, pixels.data());
+    encoded = model_->EncodeImages(pixel_tensor);
+    out.vision_flops = model_->VisionFlops(m);
+  }
+  out.vision_cache_hits = out.num_images - static_cast<int64_t>(misses.size());
+  out.vision_flops_saved = out.vision_cache_hits > 0 ? model_->VisionFlops(out.vision_cache_hits) : 0;
+  if (misses.size() == static_cast<size_t>(out.num_images)) {
+    out.features = encoded;  // nothing cached: the batch is the scene, already in order
+  } else {
+    out.features = backend->Empty(DType::kF32, {out.num_images * tokens, hidden});
+  }
+  size_t next_miss = 0;
+  for (int64_t i = 0; i < out.num_images; ++i) {
+    Tensor rows;  // [tokens, hidden]
+    if (cached[i]) {
+      rows = *cached[i];
+    } else {
+      const int64_t j = static_cast<int64_t>(next_miss++);
+      rows = encoded.Rows(j * tokens, (j + 1) * tokens);
+      if (cache != nullptr) {
+        // Stored by value; an image too large for the cache is simply not kept.
+        cache->Insert(VisionCacheKey{out.content_hashes[i], static_cast<int32_t>(height),
+                                     static_cast<int32_t>(width)},
+                      rows)
+            .IgnoreError();
+      }
+    }
+    if (out.features.data() != encoded.data() || encoded.empty()) {
+      backend->CopyRows(rows, &out.features, i * tokens);
+    }
+  }
   out.vision_s = SecondsSince(t0);
-  out.vision_flops = model_->VisionFlops(out.num_images);
   return out;
 }
 

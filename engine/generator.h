@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "engine/answer_decoder.h"
 #include "engine/backend/backend.h"
+#include "engine/cache/vision_cache.h"
 #include "engine/finish_reason.h"
 #include "engine/model/paligemma_model.h"
 #include "engine/model_profile.h"
@@ -67,7 +68,9 @@ struct EncodedImages {
   std::vector<uint64_t> content_hashes;  // per image, in image-token order
   double image_decode_s = 0;
   double vision_s = 0;
-  double vision_flops = 0;
+  double vision_flops = 0;        // of the images actually encoded
+  int64_t vision_cache_hits = 0;  // images whose features came from the vision cache
+  double vision_flops_saved = 0;  // the encoder FLOPs those hits saved
 };
 
 struct GenerateResult {
@@ -103,8 +106,11 @@ class Generator {
       const GenerateRequest& request,
       const std::function<void(const std::string& delta)>& on_text = nullptr);
 
-  // Decodes, orders (profile camera order) and encodes the images of a scene.
-  absl::StatusOr<EncodedImages> EncodeImages(const std::vector<CameraImage>& images);
+  // Decodes, orders (profile camera order) and encodes the images of a scene. With a cache,
+  // images whose content was encoded before (same decoded pixels, same model image size) are
+  // not encoded again, and the newly encoded ones are added to it.
+  absl::StatusOr<EncodedImages> EncodeImages(const std::vector<CameraImage>& images,
+                                             VisionCache* cache = nullptr);
 
   // Answers request.question (request.images are ignored: `images` are used) about encoded
   // images. `should_stop` is polled before every forward pass; when it returns true the answer

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/backend/cpu/cpu_backend.h"
+#include "engine/cache/vision_cache.h"
 #include "nlohmann/json.hpp"
 
 namespace drivelm::engine {
@@ -96,6 +97,36 @@ TEST_F(GeneratorTest, EncodedImagesAreSharedAcrossQuestions) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->token_ids, b->token_ids);
   EXPECT_EQ(a->token_ids, golden_["greedy_ids"].get<std::vector<int32_t>>());
+}
+
+TEST_F(GeneratorTest, VisionCacheEncodesEachImageOnce) {
+  VisionCache cache(64 << 20, 64);
+  auto first = generator_->EncodeImages(SixCameras(), &cache);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->vision_cache_hits, 0);
+  EXPECT_GT(first->vision_flops, 0);
+  // The same scene again: every image from the cache, no encoder work, the same features.
+  auto second = generator_->EncodeImages(SixCameras(), &cache);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->vision_cache_hits, 6);
+  EXPECT_EQ(second->vision_flops, 0);
+  EXPECT_EQ(second->vision_flops_saved, first->vision_flops);
+  ASSERT_EQ(second->features.numel(), first->features.numel());
+  for (int64_t i = 0; i < first->features.numel(); ++i) {
+    ASSERT_EQ(second->features.f32()[i], first->features.f32()[i]);
+  }
+  // The same contents under other cameras: all hits, and the features follow the cameras.
+  std::vector<CameraImage> mixed = SixCameras();
+  std::swap(mixed[0].encoded, mixed[3].encoded);  // different content under CAM_FRONT/CAM_BACK
+  std::swap(mixed[1].encoded, mixed[2].encoded);
+  auto third = generator_->EncodeImages(mixed, &cache);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->vision_cache_hits, 6);  // all six contents were seen, just under other cameras
+  auto uncached = generator_->EncodeImages(mixed);
+  ASSERT_TRUE(uncached.ok());
+  for (int64_t i = 0; i < uncached->features.numel(); ++i) {
+    ASSERT_EQ(third->features.f32()[i], uncached->features.f32()[i]) << i;
+  }
 }
 
 TEST_F(GeneratorTest, StopRequestedEndsWithAbort) {
