@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/prompt_builder.h"
+#include "engine/engine_internal.h"
 #include "engine/question_graph.h"
 #include "engine/vision/image_decoder.h"
 
@@ -72,24 +74,8 @@ void RequestStream::Close(absl::Status status) {
 
 // ---- Engine ----
 
-struct Engine::Pending {
-  SceneRequest request;
-  QuestionGraph graph;
-  absl::Time submit_time;
-  std::shared_ptr<RequestStream> stream = std::make_shared<RequestStream>();
-};
 
 namespace {
-
-// How often the engine thread, between forward passes, looks for cancelled queued requests.
-constexpr absl::Duration kPurgeInterval = absl::Milliseconds(10);
-
-double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
-
-// `status` with "questions[id]: " in front of its message, same code.
-absl::Status ForQuestion(const std::string& id, const absl::Status& status) {
-  return absl::Status(status.code(), absl::StrCat("questions[", id, "]: ", status.message()));
-}
 
 // Everything Submit() can check without decoding pixels.
 absl::StatusOr<QuestionGraph> ValidateSceneRequest(const SceneRequest& request,
@@ -198,7 +184,27 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(std::unique_ptr<Generator
           absl::StrCat("EngineOptions.", limit.name, ": ", limit.value, ", must be >= 1"));
     }
   }
+  // The paged KV pool, sized from the byte budget, and the caches. The engine thread owns them.
+  const ModelConfig& config = generator->model().config();
+  absl::StatusOr<int32_t> num_blocks = KvCacheManager::NumBlocksForBudget(
+      options.kv_cache_bytes, options.kv_block_size, config.text.num_hidden_layers,
+      config.text.num_key_value_heads, config.text.head_dim, /*dtype_bytes=*/4);
+  if (!num_blocks.ok()) return num_blocks.status();
+  KvCacheConfig kv_config;
+  kv_config.block_size = options.kv_block_size;
+  kv_config.num_blocks = *num_blocks;
+  kv_config.enable_prefix_caching = options.enable_prefix_caching;
+  absl::StatusOr<KvCacheManager> kv = KvCacheManager::Create(kv_config);
+  if (!kv.ok()) return kv.status();
+
   std::unique_ptr<Engine> engine(new Engine(std::move(generator), options));
+  engine->kv_manager_.emplace(std::move(*kv));
+  engine->scheduler_ = std::make_unique<Scheduler>(options.scheduler, &*engine->kv_manager_);
+  engine->runner_ = std::make_unique<ModelRunner>(&engine->generator_->model_for_engine(),
+                                                  *num_blocks, options.kv_block_size);
+  engine->vision_cache_ = std::make_unique<VisionCache>(
+      static_cast<size_t>(std::max<int64_t>(options.vision_cache_bytes, 0)),
+      static_cast<size_t>(std::max<int64_t>(options.vision_cache_entries, 0)));
   engine->thread_ = std::thread(&Engine::Loop, engine.get());
   return engine;
 }
@@ -208,25 +214,6 @@ Engine::Engine(std::unique_ptr<Generator> generator, const EngineOptions& option
 
 Engine::~Engine() { Shutdown(absl::ZeroDuration()); }
 
-namespace {
-
-// Ends a request that never got to its questions: every question gets kDone (kAbort, `status`),
-// then the stream closes with `status`.
-void EndWithoutRunning(const SceneRequest& request, double queue_s, const absl::Status& status,
-                       RequestStream& stream) {
-  for (const QuestionSpec& q : request.questions) {
-    AnswerEvent done;
-    done.kind = AnswerEvent::Kind::kDone;
-    done.question_id = q.id;
-    done.finish_reason = FinishReason::kAbort;
-    done.usage.queue_s = queue_s;
-    done.status = status;
-    stream.Push(std::move(done));
-  }
-  stream.Close(status);
-}
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<RequestStream>> Engine::Submit(SceneRequest request) {
   {
@@ -317,145 +304,10 @@ void Engine::Shutdown(absl::Duration grace) {
 
 EngineStats Engine::stats() const {
   absl::MutexLock lock(&mu_);
-  EngineStats s;
+  EngineStats s = published_;
   s.waiting = static_cast<int64_t>(queue_.size());
   s.running = running_;
   return s;
-}
-
-void Engine::Loop() {
-  while (true) {
-    std::unique_ptr<Pending> pending;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || stopping_;
-      };
-      mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping, and nothing left to finish
-      pending = std::move(queue_.front());
-      queue_.pop_front();
-      running_ = 1;
-    }
-    Run(*pending);
-    pending.reset();
-    absl::MutexLock lock(&mu_);
-    running_ = 0;
-  }
-}
-
-void Engine::Run(Pending& pending) {
-  const SceneRequest& request = pending.request;
-  RequestStream& stream = *pending.stream;
-  const std::vector<QuestionSpec>& questions = request.questions;
-  const absl::Time start = absl::Now();
-
-  QuestionUsage scene_usage;  // what every question of the scene shares
-  scene_usage.queue_s = Seconds(start - pending.submit_time);
-  absl::Status stop = StopStatus(pending);
-  if (!stop.ok()) {  // cancelled or expired while queued
-    EndWithoutRunning(request, scene_usage.queue_s, stop, stream);
-    return;
-  }
-
-  absl::StatusOr<EncodedImages> encoded = generator_->EncodeImages(request.images);
-  if (!encoded.ok()) {
-    // An image that does not decode fails the whole scene; the status names the camera.
-    EndWithoutRunning(request, scene_usage.queue_s, encoded.status(), stream);
-    return;
-  }
-  scene_usage.image_decode_s = encoded->image_decode_s;
-  scene_usage.vision_s = encoded->vision_s;
-  scene_usage.flops.vision = encoded->vision_flops;
-
-  // Between forward passes: stop when this request must, and drop cancelled queued requests
-  // so that their slots free up while this one runs.
-  auto should_stop = [&]() {
-    const absl::Time now = absl::Now();
-    if (now >= next_purge_) {
-      next_purge_ = now + kPurgeInterval;
-      PurgeQueue();
-    }
-    return !StopStatus(pending).ok();
-  };
-
-  std::vector<std::optional<std::string>> answers(questions.size());  // set when finished OK
-  for (int i : pending.graph.order()) {
-    const QuestionSpec& question = questions[i];
-    AnswerEvent done;
-    done.kind = AnswerEvent::Kind::kDone;
-    done.question_id = question.id;
-    done.finish_reason = FinishReason::kAbort;
-    done.usage = scene_usage;
-    if (stop.ok()) stop = StopStatus(pending);
-    if (!stop.ok()) {
-      done.status = stop;
-      stream.Push(std::move(done));
-      continue;
-    }
-
-    GenerateRequest generate;
-    generate.question = question.text;
-    generate.sampling = request.sampling;
-    generate.max_new_tokens = request.max_new_tokens;
-    generate.stop_strings = request.stop_strings;
-    for (int parent : pending.graph.parents(i)) {
-      if (!answers[parent].has_value()) {
-        done.status = absl::FailedPreconditionError(absl::StrCat(
-            "questions[", question.id, "]: parent ", questions[parent].id, " did not finish"));
-        break;
-      }
-      generate.context.push_back(QaPair{questions[parent].text, *answers[parent]});
-    }
-    if (!done.status.ok()) {
-      stream.Push(std::move(done));
-      continue;
-    }
-
-    const absl::Time answer_start = absl::Now();
-    std::optional<absl::Time> first_delta;
-    auto on_text = [&](const std::string& delta) {
-      if (!first_delta) first_delta = absl::Now();
-      AnswerEvent event;
-      event.kind = AnswerEvent::Kind::kDelta;
-      event.question_id = question.id;
-      event.text = delta;
-      stream.Push(std::move(event));
-    };
-    absl::StatusOr<GenerateResult> result =
-        generator_->Answer(*encoded, generate, on_text, should_stop);
-    if (!result.ok()) {
-      // E.g. the prompt with its parents' answers no longer fits: this question fails, the
-      // others go on (its dependents then fail with FailedPrecondition).
-      done.status = ForQuestion(question.id, result.status());
-      stream.Push(std::move(done));
-      continue;
-    }
-    QuestionUsage& usage = done.usage;
-    usage.prompt_tokens = result->prompt_tokens;
-    usage.generated_tokens = static_cast<int64_t>(result->token_ids.size());
-    usage.prefill_s = result->times.prefill_s;
-    usage.decode_s = result->times.decode_s;
-    usage.flops.prefill = result->flops.prefill;
-    usage.flops.decode = result->flops.decode;
-    if (first_delta) {
-      usage.ttft_s = Seconds(*first_delta - pending.submit_time);
-    } else if (usage.generated_tokens > 0) {  // no text (yet): the first token ends prefill
-      usage.ttft_s = Seconds(answer_start - pending.submit_time) + usage.prefill_s;
-    }
-    done.finish_reason = result->finish_reason;
-    if (result->finish_reason == FinishReason::kAbort) {
-      stop = StopStatus(pending);
-      if (stop.ok()) stop = absl::InternalError("generation aborted without a reason");
-      done.status = stop;
-    } else {
-      answers[i] = result->text;
-    }
-    stream.Push(std::move(done));
-  }
-  // A request that ran to its end is OK even when some questions failed (their kDone events
-  // carry why); a stopped one ends with why it stopped.
-  stream.Close(stop);
 }
 
 }  // namespace drivelm::engine

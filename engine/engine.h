@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,8 +31,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/finish_reason.h"
+#include "engine/cache/kv_cache_manager.h"
+#include "engine/cache/vision_cache.h"
 #include "engine/generator.h"
+#include "engine/model_runner.h"
 #include "engine/sampling_params.h"
+#include "engine/scheduler.h"
 
 namespace drivelm::engine {
 
@@ -116,14 +121,33 @@ struct EngineOptions {
   int max_images_per_request = 6;     // beyond: InvalidArgument
   int max_new_tokens_limit = 1024;    // per question
   int max_question_bytes = 4096;
-  // The options the generator was loaded with: Submit() checks image headers against
-  // generator.max_pixels (the decoder checks again at run time with the generator's own value).
+  // The options the generator was loaded with (Submit() checks image headers against the
+  // generator's own max_pixels).
   GeneratorOptions generator;
+  // ---- Batching (engine/scheduler.h) ----
+  SchedulerConfig scheduler;
+  int max_active_requests = 32;              // requests whose questions are in the scheduler
+  int64_t kv_cache_bytes = int64_t{256} << 20;  // paged KV pool (all layers, K and V)
+  int32_t kv_block_size = 16;
+  bool enable_prefix_caching = true;
+  int64_t vision_cache_bytes = int64_t{256} << 20;  // 0 turns the vision cache off
+  int64_t vision_cache_entries = 4096;
 };
 
 struct EngineStats {
-  int64_t waiting = 0;  // queued requests
-  int64_t running = 0;  // requests being worked on (0 or 1 until the scheduler lands)
+  int64_t waiting = 0;  // queued requests (not yet admitted)
+  int64_t running = 0;  // admitted requests (images encoded, questions in the scheduler)
+  int64_t waiting_sequences = 0;  // questions waiting for KV blocks / a batch slot
+  int64_t running_sequences = 0;  // questions in the running batch
+  double kv_cache_usage_ratio = 0;
+  int64_t num_preemptions = 0;          // totals since start
+  int64_t prefix_cache_queries = 0;     // tokens looked up
+  int64_t prefix_cache_hits = 0;        // tokens found
+  int64_t vision_cache_queries = 0;     // images looked up
+  int64_t vision_cache_hits = 0;        // images found
+  int64_t steps = 0;                    // forward passes of the scheduler
+  double flops_saved_vision = 0;        // encoder FLOPs the vision cache saved
+  double flops_saved_prefix = 0;        // prefill FLOPs the prefix cache saved
 };
 
 class Engine {
@@ -151,8 +175,22 @@ class Engine {
   void Loop();
 
   struct Pending;  // a queued request with its stream and submit time
-  // Runs one request on the engine thread: images, then its questions; closes its stream.
-  void Run(Pending& pending);
+  struct Active;   // an admitted request: its encoded images and questions' progress
+  struct Sequence;  // one question being answered (engine_loop.cc)
+
+  // ---- Engine thread (engine_loop.cc) ----
+  // Admits a request: encodes its images (vision cache), starts its ready questions.
+  void Admit(std::unique_ptr<Pending> pending);
+  // Starts question `q` of `a` as a scheduler sequence (its parents have answered).
+  void StartQuestion(Active& a, int q);
+  // Ends question `q` of `a` with `done` (kDone event); starts dependents; closes a finished
+  // request.
+  void FinishQuestion(Active& a, int q, AnswerEvent done);
+  // Stops requests that were cancelled, expired or aborted; returns whether any was.
+  void StopRequests();
+  // One scheduler step: plan, run, sample, emit. False when nothing could run.
+  bool Step();
+  void PublishStats();
   // Why `pending` must stop (Cancelled, DeadlineExceeded, Unavailable after Shutdown's grace),
   // or OK. Each condition, once true, stays true.
   absl::Status StopStatus(const Pending& pending) const;
@@ -173,6 +211,20 @@ class Engine {
   // passes, so no lock on that path).
   std::atomic<bool> aborting_{false};
   absl::Time next_purge_ = absl::InfinitePast();  // engine thread only
+  EngineStats published_ ABSL_GUARDED_BY(mu_);     // engine-thread gauges, for stats()
+
+  // Engine thread only.
+  std::optional<KvCacheManager> kv_manager_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<ModelRunner> runner_;
+  std::unique_ptr<VisionCache> vision_cache_;
+  std::vector<std::unique_ptr<Active>> active_;
+  std::map<SeqId, std::unique_ptr<Sequence>> seqs_;
+  SeqId next_seq_id_ = 1;
+  int64_t next_arrival_ = 0;
+  int64_t steps_ = 0;
+  double flops_saved_vision_ = 0;
+  double flops_saved_prefix_ = 0;
   absl::Mutex shutdown_mu_;  // serializes Shutdown() calls (the destructor's included)
   std::thread thread_;
 };

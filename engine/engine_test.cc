@@ -189,6 +189,9 @@ class EngineTest : public ::testing::Test {
   static EngineOptions TestOptions() {
     EngineOptions options;
     options.max_new_tokens_limit = kLongTokens;
+    // One admitted request at a time, so that "queued while another runs" is deterministic;
+    // the batching tests below admit many.
+    options.max_active_requests = 1;
     return options;
   }
 
@@ -359,7 +362,12 @@ TEST_F(EngineTest, QuestionWhoseContextDoesNotFitFailsAloneAndItsDependentsFollo
 }
 
 TEST_F(EngineTest, ConcurrentSubmittersEachGetExactlyTheirOwnAnswers) {
-  StartEngine();
+  // Continuous batching across requests: many scenes' questions share each step, prefills mixed
+  // with decodes; every answer must equal the unbatched Generator's (greedy).
+  EngineOptions options = TestOptions();
+  options.max_active_requests = 32;
+  options.scheduler.max_batched_tokens = 64;
+  StartEngine(options);
   constexpr int kSets = 3;
   constexpr int kThreads = 16;
   constexpr int kRequestsPerThread = 2;

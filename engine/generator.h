@@ -129,6 +129,8 @@ class Generator {
   absl::Status ValidateRequest(const GenerateRequest& request, int64_t num_images) const;
 
   const PaliGemmaModel& model() const { return *model_; }
+  // The model for the engine thread's batched steps (not for concurrent use with Generate).
+  PaliGemmaModel& model_for_engine() { return *model_; }
   const GeneratorOptions& options() const { return options_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const ModelProfile& profile() const { return profile_; }

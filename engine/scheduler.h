@@ -16,7 +16,13 @@
 //
 // Fairness: waiting sequences are admitted by priority (higher first), then by how many
 // sequences their request already has running (fewer first, so one scene's 20 questions do not
-// starve other scenes), then by arrival order (FCFS).
+// starve other scenes), then by arrival order (FCFS); the request counts are updated as each
+// sequence is admitted. Admission is head-of-line: when the next sequence in that order does not
+// fit (free blocks or token budget) nothing behind it is admitted this step, so a large prompt is
+// never overtaken forever. No sequence is admitted in a step that preempted one. A preempted
+// sequence keeps its arrival and recomputes all its known tokens (prompt + sampled) as a prefill.
+// Prefix-cache hits start a prefill at a block boundary, which may lie between split points: the
+// engine passes block_hashes only for blocks whose KV does not depend on later tokens.
 //
 // Threading: not thread-safe; the engine thread is the only caller.
 #ifndef DRIVELM_ENGINE_SCHEDULER_H_
@@ -39,7 +45,8 @@ using SeqId = KvCacheManager::SeqId;
 struct SchedulerConfig {
   int64_t max_batched_tokens = 2048;  // tokens per step (a longer unsplittable prefill still
                                       // runs, alone among prefills, so it cannot starve)
-  int max_running = 64;               // sequences in the running batch
+  int max_running = 64;               // sequences in the running batch (effectively at most
+                                      // max_batched_tokens, so that every running decode fits)
 };
 
 // What the scheduler is told about a new sequence.
@@ -55,6 +62,10 @@ struct SequenceInfo {
   // Positions in (0, num_prompt_tokens) where a prefill may be split, ascending. Empty: the
   // prompt is computed in one forward.
   std::vector<int64_t> split_points;
+  // Positions in (0, num_prompt_tokens) that no chunk may cross, ascending (each must also be a
+  // split point): the end of a shared image prefix, whose tokens must be computed attending only
+  // among themselves.
+  std::vector<int64_t> barriers;
 };
 
 enum class SequenceState { kWaiting, kRunning };
@@ -72,6 +83,9 @@ struct ScheduledChunk {
 struct StepPlan {
   std::vector<ScheduledChunk> chunks;   // decodes first, then prefills
   std::vector<SeqId> preempted;         // moved back to waiting this step (blocks freed)
+  // Removed this step (blocks freed, id forgotten): their tokens need more blocks than the whole
+  // cache holds, so they could never run again. The engine fails them (e.g. finish "length").
+  std::vector<SeqId> aborted;
   std::vector<BlockCopy> copies;        // copy-on-write copies to do before the forward
   int64_t num_tokens() const {
     int64_t n = 0;
@@ -127,6 +141,10 @@ class Scheduler {
     int64_t num_tokens = 0;    // prompt + sampled tokens
     int64_t num_computed = 0;  // tokens whose KV is in the cache
     bool allocated = false;    // holds blocks in the KvCacheManager
+    // Hashes given to Allocate: the prompt's, extended at preemption with those the engine added
+    // (KvCacheManager::AddBlockHashes) for generated tokens, so that a recomputed sequence can
+    // find its own blocks if they were not evicted.
+    std::vector<uint64_t> block_hashes;
   };
 
   // End of the next prefill chunk of `s` starting at s.num_computed within `budget` tokens;
@@ -134,8 +152,11 @@ class Scheduler {
   std::optional<int64_t> ChunkEnd(const Seq& s, int64_t budget, bool force) const;
   // Frees `s`'s blocks and puts it back to waiting (recompute later).
   void Preempt(Seq& s);
-  // Waiting sequences in admission order.
-  std::vector<Seq*> WaitingInOrder();
+  // Whether `s`'s tokens need more blocks than the whole cache has.
+  bool NeverFits(const Seq& s) const;
+  // The waiting sequence to admit next (fairness order, with `running_per_request` counting the
+  // running sequences of each request); nullptr when none waits.
+  Seq* NextToAdmit(const std::map<int64_t, int64_t>& running_per_request);
 
   SchedulerConfig config_;
   KvCacheManager* kv_;

@@ -179,6 +179,10 @@ double PaliGemmaModel::PrefillFlops(int64_t tokens) const {
   return decoder_->ForwardFlops(tokens, 0) + decoder_->LogitsFlops(1);
 }
 
+double PaliGemmaModel::ChunkFlops(int64_t tokens, int64_t past, bool logits) const {
+  return decoder_->ForwardFlops(tokens, past) + (logits ? decoder_->LogitsFlops(1) : 0.0);
+}
+
 double PaliGemmaModel::DecodeFlops(int64_t past) const {
   return decoder_->ForwardFlops(1, past) + decoder_->LogitsFlops(1);
 }

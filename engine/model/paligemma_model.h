@@ -74,6 +74,8 @@ class PaliGemmaModel {
   double VisionFlops(int64_t n_images) const { return vision_->Flops(n_images); }
   double PrefillFlops(int64_t tokens) const;
   double DecodeFlops(int64_t past) const;
+  // `tokens` new tokens after `past` cached ones, plus the LM head for one row when `logits`.
+  double ChunkFlops(int64_t tokens, int64_t past, bool logits) const;
 
  private:
   PaliGemmaModel() = default;
