@@ -33,6 +33,8 @@ struct Engine::Active {
   int64_t image_tokens = 0;            // image tokens at the start of every prompt
   bool shared_image_prefix = false;    // profile image_prefix: shared
   bool image_prefix_ready = false;     // shared mode: the scene's image KV has been computed
+  double image_pass_flops = 0;         // shared mode: the image pass's prefill, reported once
+                                       // (on the first question to finish after it)
   QuestionUsage scene_usage;           // queue, image decode, vision: shared by its questions
   std::vector<QuestionState> state;    // per question
   std::vector<std::optional<std::string>> answers;  // set when a question finished OK

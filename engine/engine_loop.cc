@@ -368,6 +368,7 @@ bool Engine::Step() {
       ++row;
       Active& a = *s.active;
       if (s.image_prefix_only) {
+        a.image_pass_flops += s.flops.prefill;
         finished.push_back(c.id);
         continue;
       }
@@ -398,7 +399,7 @@ bool Engine::Step() {
       u.generated_tokens = static_cast<int64_t>(s.decoder->token_ids().size());
       u.prefill_s = s.prefill_s;
       u.decode_s = s.decode_s;
-      u.flops.prefill = s.flops.prefill;
+      u.flops.prefill = s.flops.prefill + std::exchange(a.image_pass_flops, 0.0);
       u.flops.decode = s.flops.decode;
       u.ttft_s = Seconds(*s.first_token - a.pending->submit_time);
       if (done.status.ok()) a.answers[s.question] = s.decoder->text();
