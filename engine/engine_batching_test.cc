@@ -199,6 +199,37 @@ TEST_F(EngineBatchingTest, IdenticalPromptsShareTheirPrefixInExactMode) {
   EXPECT_EQ(engine_->stats().prefix_cache_hits, hits);
 }
 
+TEST_F(EngineBatchingTest, SameTextWithOtherImagesSharesNothing) {
+  Start(EngineOptions{});
+  RunAndCheck(Request(4, 1));
+  RunAndCheck(Request(5, 1));  // the same question, another scene
+  EXPECT_EQ(engine_->stats().prefix_cache_hits, 0);
+}
+
+TEST_F(EngineBatchingTest, CancellationFreesKvBlocksAtOnce) {
+  EngineOptions options;
+  options.max_new_tokens_limit = 4000;
+  Start(options);
+  SceneRequest r = Request(0, 8);
+  r.max_new_tokens = 4000;  // far longer than the test waits
+  auto stream = engine_->Submit(r);
+  ASSERT_TRUE(stream.ok());
+  AnswerEvent e;
+  ASSERT_TRUE((*stream)->Next(&e, absl::Seconds(30)));  // running: it produced text
+  EXPECT_GT(engine_->stats().kv_cache_usage_ratio, 0);
+  (*stream)->Cancel();
+  absl::Status status;
+  auto answers = Drain(**stream, &status);
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (engine_->stats().kv_cache_usage_ratio > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(engine_->stats().kv_cache_usage_ratio, 0);
+  EXPECT_EQ(engine_->stats().running_sequences, 0);
+  RunAndCheck(Request(0, 1));  // and the engine serves the next request
+}
+
 TEST_F(EngineBatchingTest, SharedImagePrefixIsComputedOncePerScene) {
   const std::string profile =
       (std::filesystem::path(testing::TempDir()) / "shared_profile.yaml").string();
