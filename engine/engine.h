@@ -146,6 +146,14 @@ struct EngineStats {
   int64_t vision_cache_queries = 0;     // images looked up
   int64_t vision_cache_hits = 0;        // images found
   int64_t steps = 0;                    // forward passes of the scheduler
+  int64_t step_tokens = 0;              // tokens those passes computed (prefill + decode)
+  int64_t step_sequences = 0;           // sequences in those passes (summed batch sizes)
+  // Engine-thread seconds since start, for the scheduler-overhead figure: busy time outside
+  // admission and forward passes is the host-side cost of batching (planning, KV bookkeeping,
+  // sampling, detokenizing, events).
+  double busy_s = 0;   // the engine thread not waiting for work
+  double admit_s = 0;  // admitting requests: image decode + vision encode (vision cache)
+  double model_s = 0;  // forward passes (ModelRunner::Run, logits included)
   double flops_saved_vision = 0;        // encoder FLOPs the vision cache saved
   double flops_saved_prefix = 0;        // prefill FLOPs the prefix cache saved
 };
@@ -223,6 +231,11 @@ class Engine {
   SeqId next_seq_id_ = 1;
   int64_t next_arrival_ = 0;
   int64_t steps_ = 0;
+  int64_t step_tokens_ = 0;
+  int64_t step_sequences_ = 0;
+  double busy_s_ = 0;
+  double admit_s_ = 0;
+  double model_s_ = 0;
   double flops_saved_vision_ = 0;
   double flops_saved_prefix_ = 0;
   absl::Mutex shutdown_mu_;  // serializes Shutdown() calls (the destructor's included)

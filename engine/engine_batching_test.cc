@@ -183,6 +183,11 @@ TEST_F(EngineBatchingTest, PreemptedQuestionsProduceTheSameGreedyTokens) {
   for (int q = 0; q < 6; ++q) Expected(1, Question(q));
   RunAndCheck(Request(1, 6));
   EXPECT_GT(engine_->stats().num_preemptions, 0);
+  // Stats are published after the step that closed the stream: wait for them.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (engine_->stats().kv_cache_usage_ratio > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
   EXPECT_EQ(engine_->stats().kv_cache_usage_ratio, 0);
 }
 
@@ -216,6 +221,9 @@ TEST_F(EngineBatchingTest, CancellationFreesKvBlocksAtOnce) {
   ASSERT_TRUE(stream.ok());
   AnswerEvent e;
   ASSERT_TRUE((*stream)->Next(&e, absl::Seconds(30)));  // running: it produced text
+  for (int i = 0; i < 2000 && engine_->stats().kv_cache_usage_ratio == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));  // stats are published after each step
+  }
   EXPECT_GT(engine_->stats().kv_cache_usage_ratio, 0);
   (*stream)->Cancel();
   absl::Status status;

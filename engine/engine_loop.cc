@@ -16,6 +16,9 @@ constexpr uint64_t kSharedRoot = KvCacheManager::kRootBlockHash ^ 0x534841524544
 }  // namespace
 
 void Engine::Loop() {
+  // Busy time: everything but waiting for work, accumulated every iteration so that stats()
+  // lags by at most one PublishStats().
+  absl::Time busy_since = absl::Now();
   while (true) {
     std::vector<std::unique_ptr<Pending>> admitted;
     {
@@ -24,7 +27,9 @@ void Engine::Loop() {
         auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
           return !queue_.empty() || stopping_;
         };
+        busy_s_ += Seconds(absl::Now() - busy_since);
         mu_.Await(absl::Condition(&ready));
+        busy_since = absl::Now();
         if (queue_.empty()) return;  // stopping, and nothing left to finish
       }
       while (!queue_.empty() &&
@@ -34,7 +39,11 @@ void Engine::Loop() {
       }
       running_ = static_cast<int64_t>(active_.size() + admitted.size());
     }
-    for (std::unique_ptr<Pending>& pending : admitted) Admit(std::move(pending));
+    if (!admitted.empty()) {
+      const absl::Time admit_start = absl::Now();
+      for (std::unique_ptr<Pending>& pending : admitted) Admit(std::move(pending));
+      admit_s_ += Seconds(absl::Now() - admit_start);
+    }
 
     const absl::Time now = absl::Now();
     if (now >= next_purge_) {
@@ -47,6 +56,9 @@ void Engine::Loop() {
     active_.erase(std::remove_if(active_.begin(), active_.end(),
                                  [](const std::unique_ptr<Active>& a) { return a->remaining == 0; }),
                   active_.end());
+    const absl::Time now_done = absl::Now();
+    busy_s_ += Seconds(now_done - busy_since);
+    busy_since = now_done;
     PublishStats();
   }
 }
@@ -335,6 +347,9 @@ bool Engine::Step() {
       });
   const double dt = Seconds(absl::Now() - t0);
   ++steps_;
+  step_tokens_ += plan.num_tokens();
+  step_sequences_ += static_cast<int64_t>(plan.chunks.size());
+  model_s_ += dt;
   std::vector<SeqId> finished;
   std::vector<std::pair<SeqId, AnswerEvent>> done_events;
   if (!logits.ok()) {
@@ -446,6 +461,11 @@ void Engine::PublishStats() {
   s.vision_cache_queries = vs.queries;
   s.vision_cache_hits = vs.hits;
   s.steps = steps_;
+  s.step_tokens = step_tokens_;
+  s.step_sequences = step_sequences_;
+  s.busy_s = busy_s_;
+  s.admit_s = admit_s_;
+  s.model_s = model_s_;
   s.flops_saved_vision = flops_saved_vision_;
   // Prefill FLOPs the prefix cache saved: the hit tokens, at the per-token cost of a prompt
   // of that length (an estimate: attention cost depends on where the hits lie).

@@ -45,7 +45,7 @@ absl::StatusOr<Tensor> ModelRunner::Run(
     q.past = c.begin;
     q.prefix_len = PrefixLen(s, c.end);
     q.image_features = s.image_features;
-    q.image_feature_row = std::min(c.begin, s.image_tokens);
+    q.image_tokens = s.image_tokens;
     q.block_table = scheduler.BlockTable(c.id);
     q.want_logits = c.samples;
     step.push_back(q);

@@ -127,23 +127,28 @@ absl::StatusOr<Tensor> PaliGemmaModel::Step(absl::Span<const StepSequence> seqs,
                                                      s.block_table.size() * bs, " tokens, needs ",
                                                      s.past + n));
     }
-    int64_t feature_row = s.image_feature_row;
+    if (s.image_tokens > 0 &&
+        (s.image_features == nullptr || s.image_features->dim(0) < s.image_tokens)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "step: sequence ", si, " has ", s.image_tokens, " image slots but ",
+          s.image_features == nullptr ? 0 : s.image_features->dim(0), " image feature rows"));
+    }
     for (int64_t i = 0; i < n; ++i) {
       const int32_t id = s.ids[i];
       const int64_t row = q_begin + i;
-      if (id == image_id) {
-        if (s.image_features == nullptr || feature_row >= s.image_features->dim(0)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "step: sequence ", si, " has more image tokens than image feature rows"));
+      const int64_t pos = s.past + i;
+      if (pos < s.image_tokens) {
+        if (id != image_id) {
+          return absl::InvalidArgumentError(absl::StrCat("step: sequence ", si, " position ", pos,
+                                                         " is an image slot but holds token ", id));
         }
         if (!image_copies.empty() && image_copies.back().features == s.image_features &&
             image_copies.back().dst_row + image_copies.back().rows == row &&
-            image_copies.back().src_row + image_copies.back().rows == feature_row) {
+            image_copies.back().src_row + image_copies.back().rows == pos) {
           ++image_copies.back().rows;
         } else {
-          image_copies.push_back({s.image_features, feature_row, row, 1});
+          image_copies.push_back({s.image_features, pos, row, 1});
         }
-        ++feature_row;
         table_ids.push_back(image_id >= vocab ? 0 : id);
       } else if (id < 0 || id >= vocab) {
         return absl::InvalidArgumentError(absl::StrCat("step: token id ", id,
@@ -151,7 +156,6 @@ absl::StatusOr<Tensor> PaliGemmaModel::Step(absl::Span<const StepSequence> seqs,
       } else {
         table_ids.push_back(id);
       }
-      const int64_t pos = s.past + i;
       positions.push_back(static_cast<int32_t>(pos + 1));  // 1-indexed
       slots.push_back(static_cast<int64_t>(s.block_table[pos / bs]) * bs + pos % bs);
     }

@@ -27,8 +27,12 @@ struct StepSequence {
   // Keys [0, prefix_len) are visible to every query of the sequence: the whole prompt in exact
   // mode (PaliGemma's bidirectional prefill); the image tokens alone for a shared image prefix.
   int64_t prefix_len = 0;
-  const Tensor* image_features = nullptr;  // [rows, hidden]: fills the image tokens of `ids`
-  int64_t image_feature_row = 0;           // the row for the first image token of `ids`
+  // Positions [0, image_tokens) of the sequence are its image slots (PaliGemma puts the images
+  // first): their ids must be image_token_index and their embeddings are image_features rows of
+  // the same index [image_tokens, hidden]. An image_token_index id elsewhere (a random model
+  // may generate one) is embedded as an ordinary token, as transformers does.
+  const Tensor* image_features = nullptr;
+  int64_t image_tokens = 0;
   absl::Span<const int32_t> block_table;   // covers tokens [0, past + ids.size())
   bool want_logits = true;                 // return logits for the last token of `ids`
 };

@@ -130,14 +130,10 @@ TEST_F(PaliGemmaStepTest, BatchedEqualsUnbatchedWithLateArrival) {
       if (s == 2 && step < 2) continue;
       if (got[s].size() == size_t(kNewTokens)) continue;
       StepSequence q;
-      if (past[s] == 0) {
-        q.ids = prompts[s];
-        q.image_features = &features_;
-        q.prefix_len = static_cast<int64_t>(prompts[s].size());
-      } else {
-        q.ids = absl::MakeConstSpan(&last[s], 1);
-        q.prefix_len = static_cast<int64_t>(prompts[s].size());
-      }
+      q.image_features = &features_;
+      q.image_tokens = s == 2 ? model_->config().image_tokens_per_image() : image_tokens_;
+      q.prefix_len = static_cast<int64_t>(prompts[s].size());
+      q.ids = past[s] == 0 ? absl::MakeConstSpan(prompts[s]) : absl::MakeConstSpan(&last[s], 1);
       q.past = past[s];
       q.block_table = tables[s];
       batch.push_back(q);
@@ -176,6 +172,7 @@ TEST_F(PaliGemmaStepTest, SharedImagePrefixIsIndependentOfTheQuestion) {
   StepSequence images;
   images.ids = absl::MakeConstSpan(ids_a_).subspan(0, image_tokens_);
   images.image_features = &features_;
+  images.image_tokens = image_tokens_;
   images.prefix_len = image_tokens_;
   images.block_table = shared;
   images.want_logits = false;
@@ -185,6 +182,8 @@ TEST_F(PaliGemmaStepTest, SharedImagePrefixIsIndependentOfTheQuestion) {
   std::vector<int32_t> table_b = shared;
   for (int32_t blk : blocks(32, ids_b_.size() - image_tokens_ + kBlock)) table_b.push_back(blk);
   StepSequence qb;
+  qb.image_features = &features_;
+  qb.image_tokens = image_tokens_;
   qb.ids = absl::MakeConstSpan(ids_b_).subspan(image_tokens_);
   qb.past = image_tokens_;
   qb.prefix_len = static_cast<int64_t>(ids_b_.size());
@@ -216,14 +215,20 @@ TEST_F(PaliGemmaStepTest, BadStepsAreRejectedBeforeCompute) {
   StepSequence s;
   s.ids = ids_a_;  // needs more blocks than the table has
   s.image_features = &features_;
+  s.image_tokens = image_tokens_;
   s.prefix_len = static_cast<int64_t>(ids_a_.size());
   s.block_table = table;
   EXPECT_EQ(model_->Step({s}, kv.get()).status().code(), absl::StatusCode::kInvalidArgument);
   std::vector<int32_t> bad = {static_cast<int32_t>(model_->config().text.vocab_size) + 5};
   s.ids = bad;
   EXPECT_EQ(model_->Step({s}, kv.get()).status().code(), absl::StatusCode::kInvalidArgument);
-  s.ids = absl::MakeConstSpan(ids_a_).subspan(0, 4);  // image tokens without features
+  s.ids = absl::MakeConstSpan(ids_a_).subspan(0, 4);  // image slots without features
   s.image_features = nullptr;
+  s.image_tokens = 4;
+  EXPECT_EQ(model_->Step({s}, kv.get()).status().code(), absl::StatusCode::kInvalidArgument);
+  s.image_features = &features_;
+  std::vector<int32_t> text(4, ids_a_.back());  // text where an image slot must be
+  s.ids = text;
   EXPECT_EQ(model_->Step({s}, kv.get()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
