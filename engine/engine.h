@@ -194,7 +194,11 @@ class Engine {
   // Ends question `q` of `a` with `done` (kDone event); starts dependents; closes a finished
   // request.
   void FinishQuestion(Active& a, int q, AnswerEvent done);
-  // Stops requests that were cancelled, expired or aborted; returns whether any was.
+  // Shared image prefix: the scene's image KV is ready; its held questions start.
+  void ReleaseHeldQuestions(Active& a);
+  // A kDone event for question `q` that ends without an answer.
+  AnswerEvent AbortedEvent(const Active& a, int q, absl::Status status) const;
+  // Stops requests that were cancelled, expired or aborted.
   void StopRequests();
   // One scheduler step: plan, run, sample, emit. False when nothing could run.
   bool Step();

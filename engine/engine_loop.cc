@@ -104,13 +104,7 @@ void Engine::StartQuestion(Active& a, int q) {
   const SceneRequest& request = a.pending->request;
   const QuestionSpec& question = request.questions[q];
   auto fail = [&](const absl::Status& status) {
-    AnswerEvent done;
-    done.kind = AnswerEvent::Kind::kDone;
-    done.question_id = question.id;
-    done.finish_reason = FinishReason::kAbort;
-    done.usage = a.scene_usage;
-    done.status = ForQuestion(question.id, status);
-    FinishQuestion(a, q, std::move(done));
+    FinishQuestion(a, q, AbortedEvent(a, q, ForQuestion(question.id, status)));
   };
   // Shared image prefix: the scene's image KV is computed once, by an image-only pass, before
   // its questions run (they then find those blocks in the prefix cache).
@@ -223,6 +217,26 @@ void Engine::StartQuestion(Active& a, int q) {
   seqs_[info.id] = std::move(seq);
 }
 
+void Engine::ReleaseHeldQuestions(Active& a) {
+  a.image_prefix_ready = true;
+  for (int q = 0; q < static_cast<int>(a.state.size()); ++q) {
+    if (a.state[q] == Active::QuestionState::kHeld) {
+      a.state[q] = Active::QuestionState::kBlocked;
+      StartQuestion(a, q);
+    }
+  }
+}
+
+AnswerEvent Engine::AbortedEvent(const Active& a, int q, absl::Status status) const {
+  AnswerEvent done;
+  done.kind = AnswerEvent::Kind::kDone;
+  done.question_id = a.pending->request.questions[q].id;
+  done.finish_reason = FinishReason::kAbort;
+  done.usage = a.scene_usage;
+  done.status = std::move(status);
+  return done;
+}
+
 void Engine::FinishQuestion(Active& a, int q, AnswerEvent done) {
   if (a.state[q] == Active::QuestionState::kDone) return;
   a.state[q] = Active::QuestionState::kDone;
@@ -261,13 +275,7 @@ void Engine::StopRequests() {
     }
     for (int q = 0; q < static_cast<int>(a->state.size()); ++q) {
       if (a->state[q] == Active::QuestionState::kDone) continue;
-      AnswerEvent done;
-      done.kind = AnswerEvent::Kind::kDone;
-      done.question_id = a->pending->request.questions[q].id;
-      done.finish_reason = FinishReason::kAbort;
-      done.usage = a->scene_usage;
-      done.status = stop;
-      FinishQuestion(*a, q, std::move(done));
+      FinishQuestion(*a, q, AbortedEvent(*a, q, stop));
     }
   }
 }
@@ -288,21 +296,10 @@ bool Engine::Step() {
         const absl::Status why = absl::ResourceExhaustedError(
             "the KV cache is too small for this prompt; raise kv_cache_bytes");
         if (pass) {
-          a.image_prefix_ready = true;
-          for (int h = 0; h < static_cast<int>(a.state.size()); ++h) {
-            if (a.state[h] == Active::QuestionState::kHeld) {
-              a.state[h] = Active::QuestionState::kBlocked;
-              StartQuestion(a, h);
-            }
-          }
+          ReleaseHeldQuestions(a);
         } else {
-          AnswerEvent done;
-          done.kind = AnswerEvent::Kind::kDone;
-          done.question_id = a.pending->request.questions[q].id;
-          done.finish_reason = FinishReason::kAbort;
-          done.usage = a.scene_usage;
-          done.status = ForQuestion(done.question_id, why);
-          FinishQuestion(a, q, std::move(done));
+          FinishQuestion(a, q, AbortedEvent(a, q, ForQuestion(
+                                                    a.pending->request.questions[q].id, why)));
         }
         break;
       }
@@ -318,13 +315,7 @@ bool Engine::Step() {
     seqs_.erase(it);
     Active& a = *s->active;
     if (s->image_prefix_only) {
-      a.image_prefix_ready = true;
-      for (int h = 0; h < static_cast<int>(a.state.size()); ++h) {
-        if (a.state[h] == Active::QuestionState::kHeld) {
-          a.state[h] = Active::QuestionState::kBlocked;
-          StartQuestion(a, h);
-        }
-      }
+      ReleaseHeldQuestions(a);
       continue;
     }
     s->decoder->Abort();
@@ -355,15 +346,12 @@ bool Engine::Step() {
   if (!logits.ok()) {
     // A model error fails the questions of this step, not the server.
     for (const ScheduledChunk& c : plan.chunks) {
-      Sequence& s = *seqs_.at(c.id);
-      AnswerEvent done;
-      done.kind = AnswerEvent::Kind::kDone;
-      done.question_id = s.active->pending->request.questions[s.question].id;
-      done.finish_reason = FinishReason::kAbort;
-      done.usage = s.active->scene_usage;
-      done.status = absl::InternalError(absl::StrCat("model step failed: ", logits.status().message()));
+      const Sequence& s = *seqs_.at(c.id);
       finished.push_back(c.id);
-      done_events.emplace_back(c.id, std::move(done));
+      done_events.emplace_back(
+          c.id, AbortedEvent(*s.active, s.question,
+                             absl::InternalError(absl::StrCat("model step failed: ",
+                                                              logits.status().message()))));
     }
   } else {
     const int64_t vocab = generator_->model().config().text.vocab_size;
@@ -431,13 +419,7 @@ bool Engine::Step() {
     Active& a = *s->active;
     if (s->image_prefix_only) {
       // The scene's image KV is in the prefix cache: its held questions start.
-      a.image_prefix_ready = true;
-      for (int h = 0; h < static_cast<int>(a.state.size()); ++h) {
-        if (a.state[h] == Active::QuestionState::kHeld) {
-          a.state[h] = Active::QuestionState::kBlocked;
-          StartQuestion(a, h);
-        }
-      }
+      ReleaseHeldQuestions(a);
       continue;
     }
     for (auto& [eid, event] : done_events) {
