@@ -7,6 +7,13 @@ behind plain C++ headers (`hdrs`), so code that includes them compiles with g++ 
 
 CUDA_HOME = "/usr/local/cuda"
 
+# Plain C++ targets that include CUDA runtime headers (the CUDA backend, GPU tests) need no
+# copts: Bazel refuses -I / -isystem paths outside the execution root ("The include path
+# '/usr/local/cuda/include' references a path outside of the execution root"), and this image
+# links the toolkit's headers into /usr/local/include, one of the C++ toolchain's built-in
+# include directories. A machine without those links needs them (`ln -s
+# /usr/local/cuda/include/* /usr/local/include/`) or a local repository for the toolkit.
+
 # sm_80 (A100) and sm_90 (H100/H200) machine code, plus compute_90 PTX for newer GPUs.
 NVCC_ARCH_FLAGS = (
     "-gencode arch=compute_80,code=sm_80 " +

@@ -1,42 +1,45 @@
 #include "kernels/rms_norm.h"
 
-#include <cuda_runtime.h>
+#include "kernels/cuda_utils.cuh"
 
 namespace drivelm::kernels {
 namespace {
 
+constexpr int kThreads = 256;
+
 // One block per row; each thread strides over the row, then a block reduction of sum(x^2).
-template <int kThreads>
-__global__ void RmsNormKernel(const float* __restrict__ x, const float* __restrict__ w, float eps,
-                              float weight_offset, int64_t cols, float* __restrict__ y) {
-  const float* xr = x + blockIdx.x * cols;
-  float* yr = y + blockIdx.x * cols;
+// The steps are rounded as CpuBackend (and the separate PyTorch ops) round them:
+// rstd = 1 / sqrt(mean(x^2) + eps), then (x * rstd) * (weight_offset + w).
+// No __restrict__ on x / y: the models normalize in place (y == x). Every write comes after the
+// reduction, and element i is read and written by the same thread.
+template <typename T>
+__global__ void RmsNormKernel(const T* x, const T* w, float eps, float weight_offset, int64_t cols,
+                              T* y) {
+  __shared__ float scratch[32];
+  const T* xr = x + static_cast<int64_t>(blockIdx.x) * cols;
+  T* yr = y + static_cast<int64_t>(blockIdx.x) * cols;
   float sum = 0.f;
-  for (int64_t i = threadIdx.x; i < cols; i += kThreads) sum += xr[i] * xr[i];
-  __shared__ float warp_sums[kThreads / 32];
-  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-  if ((threadIdx.x & 31) == 0) warp_sums[threadIdx.x >> 5] = sum;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    sum = threadIdx.x < kThreads / 32 ? warp_sums[threadIdx.x] : 0.f;
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (threadIdx.x == 0) warp_sums[0] = sum;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+    const float v = ToF32(xr[i]);
+    sum += v * v;
   }
-  __syncthreads();
-  const float inv = rsqrtf(warp_sums[0] / static_cast<float>(cols) + eps);
-  for (int64_t i = threadIdx.x; i < cols; i += kThreads) yr[i] = xr[i] * inv * (weight_offset + w[i]);
+  const float mean = BlockSum(sum, scratch) / static_cast<float>(cols);
+  const float rstd = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(mean, eps)));
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+    const float scale = __fadd_rn(weight_offset, ToF32(w[i]));
+    yr[i] = FromF32<T>(__fmul_rn(__fmul_rn(ToF32(xr[i]), rstd), scale));
+  }
 }
 
 }  // namespace
 
 std::string RmsNormF32(const float* x, const float* w, float eps, float weight_offset,
                        int64_t rows, int64_t cols, float* y, void* stream) {
-  if (rows == 0) return "";
-  constexpr int kThreads = 256;
-  RmsNormKernel<kThreads><<<static_cast<unsigned>(rows), kThreads, 0,
-                            static_cast<cudaStream_t>(stream)>>>(x, w, eps, weight_offset, cols, y);
-  cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? std::string() : std::string(cudaGetErrorString(err));
+  if (rows <= 0 || cols <= 0) return "";
+  if (rows > 0x7fffffff) return "RmsNormF32: more than 2^31 - 1 rows";
+  RmsNormKernel<float><<<static_cast<unsigned>(rows), kThreads, 0,
+                         static_cast<cudaStream_t>(stream)>>>(x, w, eps, weight_offset, cols, y);
+  return LaunchError();
 }
 
 }  // namespace drivelm::kernels

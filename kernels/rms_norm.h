@@ -8,8 +8,8 @@
 
 namespace drivelm::kernels {
 
-// Device pointers. x, y [rows, cols]; w [cols]. `stream` is a cudaStream_t (nullptr: default).
-// Returns an empty string on success, else the CUDA error text.
+// Device pointers. x, y [rows, cols] (y may alias x); w [cols]. `stream` is a cudaStream_t
+// (nullptr: default). Returns an empty string on success, else the CUDA error text.
 std::string RmsNormF32(const float* x, const float* w, float eps, float weight_offset,
                        int64_t rows, int64_t cols, float* y, void* stream);
 
