@@ -15,7 +15,8 @@ status=0
 bazel build //... || status=$?
 # The CUDA code must always compile, even where no GPU runs it.
 if [[ $status -eq 0 && -x /usr/local/cuda/bin/nvcc ]]; then
-  bazel build --config=cuda //kernels/... || status=$?
+  bazel build --config=cuda //kernels/... //engine/backend/cuda/... \
+    //tests:golden_parity_cuda_test //benchmarks/gpu/... || status=$?
 fi
 if [[ $status -eq 0 ]]; then
   bazel test //... "$@" || status=$?
