@@ -35,6 +35,117 @@ std::vector<std::string> SplitCommas(const std::string& value) {
   return absl::StrSplit(value, ',', absl::SkipWhitespace());
 }
 
+// The file's top level: an object of scenes. ordered_json keeps the file's order (frames are
+// then replayed and written in it).
+absl::StatusOr<nlohmann::ordered_json> ParseDriveLmRoot(std::string_view json_text,
+                                                        const std::string& where) {
+  nlohmann::ordered_json root =
+      nlohmann::ordered_json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": not valid JSON"));
+  }
+  if (!root.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": expected an object {scene_token: {\"key_frames\": ...}}"));
+  }
+  return root;
+}
+
+absl::Status CheckScene(const nlohmann::ordered_json& scene, const std::string& scene_token,
+                        const std::string& where) {
+  if (!scene.is_object() || !scene.contains("key_frames") || !scene["key_frames"].is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": scene ", scene_token, ": expected an object with \"key_frames\""));
+  }
+  return absl::OkStatus();
+}
+
+// "tag": a list of ints ([2]) as the evaluation files have it, or a single int.
+absl::Status ParseTags(const nlohmann::ordered_json& item, const std::string& at,
+                       std::vector<int>* tags) {
+  if (!item.contains("tag") || item["tag"].is_null()) return absl::OkStatus();
+  const nlohmann::ordered_json& tag = item["tag"];
+  if (tag.is_number_integer()) {
+    tags->push_back(tag.get<int>());
+    return absl::OkStatus();
+  }
+  if (tag.is_array()) {
+    for (const nlohmann::ordered_json& t : tag) {
+      if (!t.is_number_integer()) break;
+      tags->push_back(t.get<int>());
+    }
+    if (tags->size() == tag.size()) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(at, ".tag: expected a list of integers (e.g. [2]), got ", tag.dump()));
+}
+
+// One key frame: images (relative to images_root), questions in the challenge's order with the
+// challenge's ids, and their reference answers and tags when the file has them.
+absl::StatusOr<ClientScene> FrameFromJson(const std::string& scene_token, const std::string& token,
+                                          const nlohmann::ordered_json& frame,
+                                          const std::string& where,
+                                          const std::string& images_root) {
+  const std::string at = absl::StrCat(where, ": frame ", token);
+  if (!frame.is_object() || !frame.contains("QA") || !frame["QA"].is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(at, ": expected an object with \"QA\""));
+  }
+  if (!frame.contains("image_paths") || !frame["image_paths"].is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(at, ": expected \"image_paths\" {CAMERA: path}"));
+  }
+  ClientScene out;
+  out.scene_id = absl::StrCat(scene_token, "_", token);
+  for (const auto& [camera, path] : frame["image_paths"].items()) {
+    if (!path.is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ": image_paths.", camera, ": expected a string"));
+    }
+    const std::string p = path.get<std::string>();
+    out.images.push_back(
+        {camera, !p.empty() && p[0] == '/' ? p : absl::StrCat(images_root, "/", p)});
+  }
+  const nlohmann::ordered_json& qa = frame["QA"];
+  const std::vector<std::string>& stages = DriveLmStages();
+  for (const auto& [stage, items] : qa.items()) {
+    if (std::find(stages.begin(), stages.end(), stage) == stages.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          at, ": QA.", stage, ": unknown stage; expected ", absl::StrJoin(stages, ", ")));
+    }
+  }
+  for (const std::string& stage : stages) {
+    if (!qa.contains(stage)) continue;
+    const nlohmann::ordered_json& items = qa[stage];
+    if (!items.is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ": QA.", stage, ": expected a list"));
+    }
+    for (size_t k = 0; k < items.size(); ++k) {
+      const nlohmann::ordered_json& item = items[k];
+      const std::string item_at = absl::StrCat(at, ": QA.", stage, "[", k, "]");
+      if (!item.is_object() || !item.contains("Q") || !item["Q"].is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(item_at, ": expected an object with \"Q\""));
+      }
+      ClientQuestion q;
+      q.id = absl::StrCat(scene_token, "_", token, "_", out.questions.size());
+      q.text = item["Q"].get<std::string>();
+      q.stage = stage;
+      if (item.contains("A") && !item["A"].is_null()) {
+        if (!item["A"].is_string()) {
+          return absl::InvalidArgumentError(absl::StrCat(item_at, ".A: expected a string"));
+        }
+        q.has_answer = true;
+        q.answer = item["A"].get<std::string>();
+      }
+      if (absl::Status s = ParseTags(item, item_at, &q.tags); !s.ok()) return s;
+      out.questions.push_back(std::move(q));
+    }
+  }
+  if (out.questions.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(at, ": has no questions"));
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<std::string>& DriveLmStages() {
@@ -123,80 +234,42 @@ absl::StatusOr<ClientScene> ParseDriveLmFrame(std::string_view json_text, std::s
                                               const std::string& frame_token,
                                               const std::string& images_root) {
   const std::string where(source);
-  const nlohmann::json root = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": not valid JSON"));
-  }
-  if (!root.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": expected an object {scene_token: {\"key_frames\": ...}}"));
-  }
+  absl::StatusOr<nlohmann::ordered_json> root = ParseDriveLmRoot(json_text, where);
+  if (!root.ok()) return root.status();
   std::vector<std::string> some_frames;  // for the not-found message
-  for (const auto& [scene_token, scene] : root.items()) {
-    if (!scene.is_object() || !scene.contains("key_frames") || !scene["key_frames"].is_object()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": scene ", scene_token, ": expected an object with \"key_frames\""));
-    }
+  for (const auto& [scene_token, scene] : root->items()) {
+    if (absl::Status s = CheckScene(scene, scene_token, where); !s.ok()) return s;
     for (const auto& [token, frame] : scene["key_frames"].items()) {
       if (token != frame_token) {
         if (some_frames.size() < 5) some_frames.push_back(token);
         continue;
       }
-      const std::string at = absl::StrCat(where, ": frame ", token);
-      if (!frame.is_object() || !frame.contains("QA") || !frame["QA"].is_object()) {
-        return absl::InvalidArgumentError(absl::StrCat(at, ": expected an object with \"QA\""));
-      }
-      if (!frame.contains("image_paths") || !frame["image_paths"].is_object()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(at, ": expected \"image_paths\" {CAMERA: path}"));
-      }
-      ClientScene out;
-      out.scene_id = absl::StrCat(scene_token, "_", token);
-      for (const auto& [camera, path] : frame["image_paths"].items()) {
-        if (!path.is_string()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(at, ": image_paths.", camera, ": expected a string"));
-        }
-        const std::string p = path.get<std::string>();
-        out.images.push_back(
-            {camera, !p.empty() && p[0] == '/' ? p : absl::StrCat(images_root, "/", p)});
-      }
-      const nlohmann::json& qa = frame["QA"];
-      for (const auto& [stage, items] : qa.items()) {
-        const std::vector<std::string>& stages = DriveLmStages();
-        if (std::find(stages.begin(), stages.end(), stage) == stages.end()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              at, ": QA.", stage, ": unknown stage; expected ", absl::StrJoin(stages, ", ")));
-        }
-      }
-      for (const std::string& stage : DriveLmStages()) {
-        if (!qa.contains(stage)) continue;
-        const nlohmann::json& items = qa[stage];
-        if (!items.is_array()) {
-          return absl::InvalidArgumentError(absl::StrCat(at, ": QA.", stage, ": expected a list"));
-        }
-        for (size_t k = 0; k < items.size(); ++k) {
-          const nlohmann::json& item = items[k];
-          if (!item.is_object() || !item.contains("Q") || !item["Q"].is_string()) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(at, ": QA.", stage, "[", k, "]: expected an object with \"Q\""));
-          }
-          ClientQuestion q;
-          q.id = absl::StrCat(scene_token, "_", token, "_", out.questions.size());
-          q.text = item["Q"].get<std::string>();
-          q.stage = stage;
-          out.questions.push_back(std::move(q));
-        }
-      }
-      if (out.questions.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(at, ": has no questions"));
-      }
-      return out;
+      return FrameFromJson(scene_token, token, frame, where, images_root);
     }
   }
   return absl::NotFoundError(absl::StrCat(where, ": no key frame ", frame_token,
                                           some_frames.empty() ? "" : "; frames include ",
                                           absl::StrJoin(some_frames, ", ")));
+}
+
+absl::StatusOr<std::vector<ClientScene>> ParseDriveLmFile(std::string_view json_text,
+                                                          std::string_view source,
+                                                          const std::string& images_root) {
+  const std::string where(source);
+  absl::StatusOr<nlohmann::ordered_json> root = ParseDriveLmRoot(json_text, where);
+  if (!root.ok()) return root.status();
+  std::vector<ClientScene> frames;
+  for (const auto& [scene_token, scene] : root->items()) {
+    if (absl::Status s = CheckScene(scene, scene_token, where); !s.ok()) return s;
+    for (const auto& [token, frame] : scene["key_frames"].items()) {
+      absl::StatusOr<ClientScene> parsed =
+          FrameFromJson(scene_token, token, frame, where, images_root);
+      if (!parsed.ok()) return parsed.status();
+      frames.push_back(*std::move(parsed));
+    }
+  }
+  if (frames.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": no key frames"));
+  return frames;
 }
 
 absl::StatusOr<ClientScene> LoadDriveLmFrame(const std::string& json_path,
@@ -207,6 +280,15 @@ absl::StatusOr<ClientScene> LoadDriveLmFrame(const std::string& json_path,
   std::stringstream text;
   text << file.rdbuf();
   return ParseDriveLmFrame(text.str(), json_path, frame_token, images_root);
+}
+
+absl::StatusOr<std::vector<ClientScene>> LoadDriveLmFile(const std::string& json_path,
+                                                         const std::string& images_root) {
+  std::ifstream file(json_path, std::ios::binary);
+  if (!file) return absl::NotFoundError(absl::StrCat("cannot read DriveLM file ", json_path));
+  std::stringstream text;
+  text << file.rdbuf();
+  return ParseDriveLmFile(text.str(), json_path, images_root);
 }
 
 }  // namespace drivelm::clients

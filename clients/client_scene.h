@@ -22,6 +22,12 @@ struct ClientQuestion {
   std::string text;
   std::string stage;                    // "", "perception", "prediction", "planning", "behavior"
   std::vector<std::string> depends_on;  // ids of earlier questions
+  // From a DriveLM file only: the reference answer ("A"; train and evaluation layouts) and the
+  // evaluation tags ("tag": 0 accuracy, 1 judge, 2 language, 3 match). The test layout has
+  // neither.
+  bool has_answer = false;
+  std::string answer;
+  std::vector<int> tags;
 };
 
 struct ClientScene {
@@ -59,6 +65,15 @@ absl::StatusOr<ClientScene> ParseDriveLmFrame(std::string_view json_text, std::s
 absl::StatusOr<ClientScene> LoadDriveLmFrame(const std::string& json_path,
                                              const std::string& frame_token,
                                              const std::string& images_root);
+
+// Every key frame of a DriveLM file, in file order (scenes, then their key frames), each as
+// ParseDriveLmFrame makes it. Any malformed frame is an error naming it; a file without key
+// frames is an error too.
+absl::StatusOr<std::vector<ClientScene>> ParseDriveLmFile(std::string_view json_text,
+                                                          std::string_view source,
+                                                          const std::string& images_root);
+absl::StatusOr<std::vector<ClientScene>> LoadDriveLmFile(const std::string& json_path,
+                                                         const std::string& images_root);
 
 }  // namespace drivelm::clients
 

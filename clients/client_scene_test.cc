@@ -157,6 +157,68 @@ TEST(DriveLmFrameTest, Errors) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(DriveLmFileTest, EveryFrameInFileOrderWithAnswersAndTags) {
+  // Scenes and frames deliberately out of alphabetical order: the file's order is kept.
+  constexpr char kFile[] = R"({
+    "zscene": {"key_frames": {
+      "f2": {"QA": {"perception": [{"Q": "q0", "A": "a0", "tag": [0]}],
+                    "planning": [{"Q": "q1", "A": "a1", "tag": 3}]},
+             "image_paths": {"CAM_FRONT": "x.jpg"}},
+      "f1": {"QA": {"behavior": [{"Q": "q2"}]}, "image_paths": {}}}},
+    "ascene": {"scene_description": "ignored", "key_frames": {
+      "f3": {"QA": {"perception": [{"Q": "q3", "A": null, "tag": [1, 2]}]},
+             "image_paths": {}, "key_object_infos": {}}}}
+  })";
+  absl::StatusOr<std::vector<ClientScene>> frames = ParseDriveLmFile(kFile, "f.json", "/r");
+  ASSERT_TRUE(frames.ok()) << frames.status();
+  ASSERT_EQ(frames->size(), 3u);
+  EXPECT_EQ((*frames)[0].scene_id, "zscene_f2");
+  EXPECT_EQ((*frames)[1].scene_id, "zscene_f1");
+  EXPECT_EQ((*frames)[2].scene_id, "ascene_f3");
+  const ClientScene& f2 = (*frames)[0];
+  ASSERT_EQ(f2.questions.size(), 2u);
+  EXPECT_EQ(f2.questions[0].id, "zscene_f2_0");
+  EXPECT_TRUE(f2.questions[0].has_answer);
+  EXPECT_EQ(f2.questions[0].answer, "a0");
+  EXPECT_EQ(f2.questions[0].tags, std::vector<int>{0});
+  EXPECT_EQ(f2.questions[1].id, "zscene_f2_1");
+  EXPECT_EQ(f2.questions[1].tags, std::vector<int>{3});  // a bare int is accepted
+  ASSERT_EQ(f2.images.size(), 1u);
+  EXPECT_EQ(f2.images[0].path, "/r/x.jpg");
+  EXPECT_FALSE((*frames)[1].questions[0].has_answer);  // test layout: no "A"
+  EXPECT_TRUE((*frames)[1].questions[0].tags.empty());
+  EXPECT_FALSE((*frames)[2].questions[0].has_answer);  // "A": null
+  EXPECT_EQ((*frames)[2].questions[0].tags, (std::vector<int>{1, 2}));
+}
+
+TEST(DriveLmFileTest, Errors) {
+  EXPECT_THAT(ParseDriveLmFile("{}", "f.json", "/r").status().message(),
+              HasSubstr("f.json: no key frames"));
+  EXPECT_THAT(ParseDriveLmFile(R"({"s": []})", "f.json", "/r").status().message(),
+              HasSubstr("scene s: expected an object with \"key_frames\""));
+  // A malformed frame anywhere is an error (unlike ParseDriveLmFrame, which reads one).
+  EXPECT_THAT(ParseDriveLmFile(R"({"s": {"key_frames": {"a": {"QA": {"perception": [{"Q": "x"}]},
+      "image_paths": {}}, "b": {"QA": {}}}}})",
+                               "f.json", "/r")
+                  .status()
+                  .message(),
+              HasSubstr("frame b: expected \"image_paths\""));
+  EXPECT_THAT(ParseDriveLmFile(R"({"s": {"key_frames": {"a": {"QA": {"perception":
+      [{"Q": "x", "tag": ["2"]}]}, "image_paths": {}}}}})",
+                               "f.json", "/r")
+                  .status()
+                  .message(),
+              HasSubstr("frame a: QA.perception[0].tag: expected a list of integers"));
+  EXPECT_THAT(ParseDriveLmFile(R"({"s": {"key_frames": {"a": {"QA": {"perception":
+      [{"Q": "x", "A": 3}]}, "image_paths": {}}}}})",
+                               "f.json", "/r")
+                  .status()
+                  .message(),
+              HasSubstr("frame a: QA.perception[0].A: expected a string"));
+  EXPECT_EQ(LoadDriveLmFile("/no/such/file.json", "/r").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 // The real DriveLM sample frames, when the shared data folder is there.
 TEST(DriveLmFrameTest, RealSampleFrame) {
   const char* shared = std::getenv("DRIVELM_SHARED_DIR");
@@ -177,6 +239,31 @@ TEST(DriveLmFrameTest, RealSampleFrame) {
   for (const ClientImage& image : scene->images) {
     EXPECT_TRUE(std::filesystem::exists(image.path)) << image.path;
   }
+}
+
+// The whole real evaluation file: seven frames, their answers and tags.
+TEST(DriveLmFileTest, RealSampleFile) {
+  const char* shared = std::getenv("DRIVELM_SHARED_DIR");
+  const std::string root =
+      std::string(shared ? shared : "/work/shared") + "/data/drivelm-nuscenes-mini/data";
+  if (!std::filesystem::exists(root + "/test_eval.json")) {
+    GTEST_SKIP() << "DriveLM samples not found under " << root
+                 << " (set DRIVELM_SHARED_DIR to the shared folder)";
+  }
+  absl::StatusOr<std::vector<ClientScene>> frames = LoadDriveLmFile(root + "/test_eval.json", root);
+  ASSERT_TRUE(frames.ok()) << frames.status();
+  ASSERT_EQ(frames->size(), 7u);
+  for (const ClientScene& frame : *frames) {
+    EXPECT_EQ(frame.images.size(), 6u);
+    for (const ClientQuestion& q : frame.questions) {
+      EXPECT_TRUE(q.has_answer) << q.id;
+      EXPECT_EQ(q.tags.size(), 1u) << q.id;
+    }
+  }
+  absl::StatusOr<std::vector<ClientScene>> train =
+      LoadDriveLmFile(root + "/train_sample.json", root);
+  ASSERT_TRUE(train.ok()) << train.status();
+  EXPECT_EQ(train->size(), 7u);
 }
 
 }  // namespace

@@ -43,8 +43,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/answer_request.h"
 #include "clients/client_scene.h"
 #include "clients/health_check.h"
+#include "clients/status_names.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
@@ -75,6 +77,8 @@ namespace {
 
 namespace v1 = drivelm::v1;
 using drivelm::clients::ClientScene;
+using drivelm::clients::FinishReasonName;
+using drivelm::clients::GrpcCodeName;
 
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 1;
@@ -86,65 +90,10 @@ int Fail(const std::string& message) {
   return kExitUsage;
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return !in.bad();
-}
-
 std::string DirName(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-const char* FinishReasonName(v1::FinishReason reason) {
-  switch (reason) {
-    case v1::FINISH_REASON_STOP:
-      return "stop";
-    case v1::FINISH_REASON_LENGTH:
-      return "length";
-    case v1::FINISH_REASON_ABORT:
-      return "abort";
-    case v1::FINISH_REASON_UNSPECIFIED:
-    default:  // a newer server's value
-      return "unspecified";
-  }
-}
-
-v1::Stage StageFromName(const std::string& name) {
-  if (name == "perception") return v1::STAGE_PERCEPTION;
-  if (name == "prediction") return v1::STAGE_PREDICTION;
-  if (name == "planning") return v1::STAGE_PLANNING;
-  if (name == "behavior") return v1::STAGE_BEHAVIOR;
-  return v1::STAGE_UNSPECIFIED;
-}
-
-std::string GrpcCodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::OK: return "OK";
-    case grpc::CANCELLED: return "CANCELLED";
-    case grpc::UNKNOWN: return "UNKNOWN";
-    case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::NOT_FOUND: return "NOT_FOUND";
-    case grpc::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::ABORTED: return "ABORTED";
-    case grpc::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::INTERNAL: return "INTERNAL";
-    case grpc::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::DATA_LOSS: return "DATA_LOSS";
-    case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    case grpc::DO_NOT_USE: break;
-  }
-  return absl::StrCat("CODE_", static_cast<int>(code));
 }
 
 void SetDeadline(grpc::ClientContext* context) {
@@ -186,52 +135,26 @@ absl::StatusOr<ClientScene> SceneFromFlags(ClientScene flags_scene) {
 }
 
 absl::StatusOr<v1::AnswerRequest> BuildRequest(const ClientScene& scene) {
-  v1::AnswerRequest request;
-  request.set_request_id(absl::GetFlag(FLAGS_request_id));
-  request.mutable_scene()->set_id(scene.scene_id);
-  for (const drivelm::clients::ClientImage& image : scene.images) {
-    v1::Camera camera = v1::CAMERA_UNSPECIFIED;
-    if (!v1::Camera_Parse(image.camera, &camera) || camera == v1::CAMERA_UNSPECIFIED) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown camera '", image.camera,
-          "' (expected CAM_FRONT, CAM_FRONT_LEFT, CAM_FRONT_RIGHT, CAM_BACK, CAM_BACK_LEFT, "
-          "CAM_BACK_RIGHT)"));
-    }
-    v1::CameraImage* out = request.mutable_scene()->add_images();
-    out->set_camera(camera);
-    if (!ReadFile(image.path, out->mutable_data())) {
-      return absl::NotFoundError(absl::StrCat("cannot read image ", image.path, " (", image.camera,
-                                              ")"));
-    }
-  }
-  for (const drivelm::clients::ClientQuestion& q : scene.questions) {
-    v1::Question* out = request.add_questions();
-    out->set_id(q.id);
-    out->set_text(q.text);
-    out->set_stage(StageFromName(q.stage));
-    for (const std::string& parent : q.depends_on) out->add_depends_on(parent);
-  }
-  for (const std::string& stop : scene.stop) request.add_stop(stop);
-
-  v1::SamplingParams* sampling = request.mutable_sampling();
   if (absl::GetFlag(FLAGS_greedy) && absl::GetFlag(FLAGS_sample)) {
     return absl::InvalidArgumentError("--greedy and --sample exclude each other");
   }
-  if (absl::GetFlag(FLAGS_greedy)) sampling->set_greedy(true);
-  if (absl::GetFlag(FLAGS_sample)) sampling->set_greedy(false);
+  drivelm::clients::RequestOptions options;
+  options.request_id = absl::GetFlag(FLAGS_request_id);
+  if (absl::GetFlag(FLAGS_greedy)) options.greedy = true;
+  if (absl::GetFlag(FLAGS_sample)) options.greedy = false;
   if (absl::GetFlag(FLAGS_temperature) != 0) {
-    sampling->set_temperature(absl::GetFlag(FLAGS_temperature));
+    options.temperature = absl::GetFlag(FLAGS_temperature);
   }
-  if (absl::GetFlag(FLAGS_top_p) != 0) sampling->set_top_p(absl::GetFlag(FLAGS_top_p));
-  if (absl::GetFlag(FLAGS_top_k) >= 0) sampling->set_top_k(absl::GetFlag(FLAGS_top_k));
+  if (absl::GetFlag(FLAGS_top_p) != 0) options.top_p = absl::GetFlag(FLAGS_top_p);
+  if (absl::GetFlag(FLAGS_top_k) >= 0) options.top_k = absl::GetFlag(FLAGS_top_k);
   if (absl::GetFlag(FLAGS_seed) >= 0) {
-    sampling->set_seed(static_cast<uint64_t>(absl::GetFlag(FLAGS_seed)));
+    options.seed = static_cast<uint64_t>(absl::GetFlag(FLAGS_seed));
   }
   if (absl::GetFlag(FLAGS_max_new_tokens) > 0) {
-    request.set_max_new_tokens(absl::GetFlag(FLAGS_max_new_tokens));
+    options.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
   }
-  request.set_priority(absl::GetFlag(FLAGS_priority));
-  return request;
+  options.priority = absl::GetFlag(FLAGS_priority);
+  return drivelm::clients::BuildAnswerRequest(scene, options);
 }
 
 nlohmann::json DoneJson(const v1::QuestionDone& done) {
@@ -342,7 +265,7 @@ class TextPrinter {
         t.decode_ms(), (u.flops().vision() + u.flops().prefill() + u.flops().decode()) / 1e9);
     if (done.status().code() != 0) {
       absl::StrAppend(&line, " | FAILED: ",
-                      GrpcCodeName(static_cast<grpc::StatusCode>(done.status().code())), ": ",
+                      GrpcCodeName(done.status().code()), ": ",
                       done.status().message());
     }
     std::fprintf(stderr, "%s\n", line.c_str());

@@ -3,14 +3,12 @@
 // //clients:drivelm_client (six cameras, one question depending on another), scrapes /metrics
 // over HTTP, checks health, and shuts it down with SIGTERM while a request is in flight: the
 // request must complete and the server exit 0 within the grace period.
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,85 +31,26 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "server/http_get.h"
+#include "server/test_server_process.h"
 
 namespace drivelm::server {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  return absl::StrCat(srcdir ? srcdir : ".", "/", workspace ? workspace : "drivelm_serve", "/",
-                      path);
-}
-
-std::string TmpDir() {
-  const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
-  if (dir == nullptr) dir = std::getenv("TEST_TMPDIR");
-  return dir ? dir : "/tmp";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A port that was free a moment ago (the kernel picks it; closed again before use).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// Starts `args` with stdout to `stdout_fd` (or the file `stdout_path`) and stderr to the file
-// `stderr_path`. Returns the child's pid.
-pid_t Spawn(const std::vector<std::string>& args, int stdout_fd, const std::string& stdout_path,
-            const std::string& stderr_path) {
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  // Child: only async-signal-safe calls until exec.
-  int out = stdout_fd;
-  if (out < 0) out = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ::dup2(out, 1);
-  ::dup2(err, 2);
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  ::execv(argv[0], argv.data());
-  _exit(127);
-}
-
-// Waits up to `timeout` for `pid`; its exit status (as from waitpid), or nullopt on timeout.
-std::optional<int> WaitFor(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return std::nullopt;
-    if (absl::Now() > deadline) return std::nullopt;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-}
+using test_process::ExitCode;
+using test_process::FreePort;
+using test_process::ReadFile;
+using test_process::Runfile;
+using test_process::Spawn;
+using test_process::TmpDir;
+using test_process::WaitFor;
 
 struct Result {
   int exit_code = -1;  // -1: killed or timed out
   std::string out;
   std::string err;
 };
-
-int ExitCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
 class ServerBinaryTest : public ::testing::Test {
  protected:
