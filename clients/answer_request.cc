@@ -6,6 +6,10 @@
 #include "absl/strings/str_cat.h"
 
 namespace drivelm::clients {
+
+void AddRoutingMetadata(const drivelm::v1::AnswerRequest& request, grpc::ClientContext* context) {
+  if (!request.scene().id().empty()) context->AddMetadata(kSceneIdMetadataKey, request.scene().id());
+}
 namespace v1 = drivelm::v1;
 
 absl::StatusOr<v1::Camera> CameraFromName(const std::string& name) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/client_context.h"
 #include "clients/client_scene.h"
 #include "proto/drivelm/v1/drivelm.pb.h"
 
@@ -26,6 +27,13 @@ struct RequestOptions {
   std::optional<int32_t> max_new_tokens;
   int32_t priority = 0;
 };
+
+// The header a load balancer routes on so that a scene's requests land on the replica that has
+// its images cached (deploy/envoy/envoy.yaml hashes it).
+inline constexpr char kSceneIdMetadataKey[] = "x-drivelm-scene-id";
+
+// Adds routing metadata for `request` to `context` (its scene id, when set).
+void AddRoutingMetadata(const drivelm::v1::AnswerRequest& request, grpc::ClientContext* context);
 
 // One camera's encoded image, already in memory.
 struct EncodedImage {

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "clients/answer_request.h"
+
 namespace drivelm::clients {
 namespace v1 = drivelm::v1;
 
@@ -17,6 +19,7 @@ double AnswerStream::Now() const {
 
 void AnswerStream::Start(v1::DriveLM::StubInterface* stub, DoneCallback on_done) {
   on_done_ = std::move(on_done);
+  AddRoutingMetadata(*request_, &context_);
   stub->async()->Answer(&context_, request_.get(), this);
   StartRead(&event_);
   result_.started = std::chrono::steady_clock::now();

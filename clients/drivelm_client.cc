@@ -297,6 +297,7 @@ int RunAnswer(v1::DriveLM::Stub* stub, const ClientScene& scene) {
 
   grpc::ClientContext context;
   SetDeadline(&context);
+  drivelm::clients::AddRoutingMetadata(*request, &context);
   std::unique_ptr<grpc::ClientReader<v1::AnswerEvent>> reader = stub->Answer(&context, *request);
   TextPrinter printer(scene);
   v1::AnswerEvent event;
