@@ -4,15 +4,22 @@
 //   2. vision tower + projector per image
 //   3. prefill of the six-camera prompt (6 x 256 image tokens + ~40 text tokens)
 //   4. greedy decode at batch 1 after that prefill, and its achieved memory bandwidth
-// plus two references measured in-process on the same threads: the machine's read bandwidth
-// (a large multi-threaded sum) and sgemm at the prefill's MLP shapes.
+// plus references measured in-process on the same threads: the machine's read bandwidth (a
+// 512 MiB multi-threaded sum right before and right after the decode runs), sgemm (the backend's
+// Linear) at the prefill's MLP shapes, and one layer's prefill Attention(), which together split
+// the prefill time into linear layers, attention and the rest.
 //
 //   bazel run -c opt //benchmarks:engine_bench -- [--threads 2] [--json FILE] [--image a.jpg]
+//       [--model_out DIR --save_image FILE]   (inputs for benchmarks/hf_cpu_baseline.py)
 //
-// Times are medians of repeated runs (wall clock, steady_clock). FLOPs come from the model's own
+// Times are medians of repeated runs (wall clock, steady_clock); the table also gives the
+// minimum and, per phase, `other`: the CPUs other processes kept busy meanwhile (/proc/stat minus
+// this process's getrusage), since the machine may be shared. FLOPs come from the model's own
 // counters (PaliGemmaModel::VisionFlops / PrefillFlops / DecodeFlops, 2 per multiply-add).
 // Decode bytes per step = every decoder weight as the CPU backend stores it (F32; the tied
 // embedding table counted once, as the LM head streams it whole) + the KV cache rows read.
+// Runs in about 30 s on 2 cores.
+#include <emmintrin.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -73,9 +80,9 @@ ABSL_FLAG(int32_t, vision_repeats, 5, "runs of the vision tower (median)");
 ABSL_FLAG(int32_t, prefill_repeats, 3, "runs of the prefill (median)");
 ABSL_FLAG(int32_t, decode_tokens, 32, "greedy tokens generated after each prefill");
 ABSL_FLAG(int32_t, decode_repeats, 2, "prefill + decode runs for the decode figures");
-ABSL_FLAG(int64_t, bandwidth_mib, 1024, "buffer of the in-process read-bandwidth test");
+ABSL_FLAG(int64_t, bandwidth_mib, 512, "buffer of the in-process read-bandwidth test (>> L3)");
 ABSL_FLAG(uint64_t, seed, 1, "weights seed");
-// Model sizes (defaults: ~100M parameters; see PrintParams).
+// Model sizes (defaults: 96.4M parameters; the breakdown is printed at start).
 ABSL_FLAG(int64_t, vision_hidden, 384, "SigLIP hidden size");
 ABSL_FLAG(int64_t, vision_intermediate, 1536, "SigLIP MLP size");
 ABSL_FLAG(int64_t, vision_layers, 6, "SigLIP layers");
@@ -239,26 +246,28 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// Sum of 64-bit words with four independent accumulators (the compiler vectorizes it at -O2).
+// Sum of 64-bit words in 128-bit lanes with 4 independent accumulators (SSE2, in every x86-64;
+// the loop of //benchmarks:memory_bandwidth), so the adds never limit the read rate.
 uint64_t SumWords(const uint64_t* p, int64_t n) {
-  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  __m128i a0 = _mm_setzero_si128(), a1 = a0, a2 = a0, a3 = a0;
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 += p[i];
-    a1 += p[i + 1];
-    a2 += p[i + 2];
-    a3 += p[i + 3];
+  for (; i + 8 <= n; i += 8) {
+    a0 = _mm_add_epi64(a0, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)));
+    a1 = _mm_add_epi64(a1, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 2)));
+    a2 = _mm_add_epi64(a2, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 4)));
+    a3 = _mm_add_epi64(a3, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 6)));
   }
-  for (; i < n; ++i) a0 += p[i];
-  return a0 + a1 + a2 + a3;
+  alignas(16) uint64_t lanes[2];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes),
+                  _mm_add_epi64(_mm_add_epi64(a0, a1), _mm_add_epi64(a2, a3)));
+  uint64_t s = lanes[0] + lanes[1];
+  for (; i < n; ++i) s += p[i];
+  return s;
 }
 
-// Best-of-5 read bandwidth (bytes/s) of a `mib` MiB buffer summed by `threads` threads.
-double MeasureReadBandwidth(int64_t mib, int threads) {
-  const int64_t bytes = mib << 20, words = bytes / 8;
-  std::vector<uint64_t> buf(static_cast<size_t>(words));
-  for (int64_t i = 0; i < words; ++i) buf[i] = static_cast<uint64_t>(i);
-  ThreadPool pool(threads);
+// Best-of-5 read bandwidth (bytes/s) of `buf` summed by `pool`'s threads in 4 MiB chunks.
+double MeasureReadBandwidth(const std::vector<uint64_t>& buf, ThreadPool& pool) {
+  const int64_t words = static_cast<int64_t>(buf.size());
   const int64_t piece = int64_t{1} << 19;  // 4 MiB per chunk
   const int64_t pieces = (words + piece - 1) / piece;
   volatile uint64_t sink = 0;
@@ -273,7 +282,7 @@ double MeasureReadBandwidth(int64_t mib, int threads) {
     best = std::min(best, Seconds(t0));
     sink = sink + total.load();
   }
-  return static_cast<double>(bytes) / best;
+  return 8.0 * static_cast<double>(words) / best;
 }
 
 struct ParamCounts {
@@ -377,7 +386,8 @@ int Run() {
   if (!tokenizer.ok()) return Fail(tokenizer.status());
 
   const TextConfig& tc = config.text;
-  std::printf("engine_bench: CPU backend, %d threads; model generated in %.1f s, loaded in %.2f s%s\n",
+  std::printf("engine_bench: CPU backend, %d threads; model generated in %.1f s, loaded in %.2f "
+              "s%s\n",
               threads, write_s, load_s, keep ? (" (kept at " + dir + ")").c_str() : "");
   std::printf("\nModel (random weights, F32, Gemma decoder)\n");
   std::printf("  vision   SigLIP %lld hidden / %lld MLP / %lld layers / %lld heads, patch %lld, "
@@ -416,10 +426,16 @@ int Run() {
                  {"params_decoder", params->decoder()},
                  {"params_embedding", params->embedding}};
 
-  // ---- References: machine read bandwidth, sgemm at prefill shapes ----
-  CpuSnapshot snap0 = TakeSnapshot();
-  const double machine_bw = MeasureReadBandwidth(absl::GetFlag(FLAGS_bandwidth_mib), threads);
-  const double load_bw = OtherCpus(snap0, TakeSnapshot());
+  // ---- Reference: machine read bandwidth (buffer set up here, measured around decode) ----
+  // The read-bandwidth buffer, touched now so that page faults are not timed. The machine is a
+  // VM whose two-thread bandwidth changes with where the host places its vCPUs, so the
+  // bandwidth is measured right before and right after the decode runs and the higher figure
+  // is the reference (the decode share is thus conservative).
+  std::vector<uint64_t> bw_buf(
+      static_cast<size_t>((absl::GetFlag(FLAGS_bandwidth_mib) << 20) / 8));
+  for (size_t i = 0; i < bw_buf.size(); ++i) bw_buf[i] = i;
+  ThreadPool bw_pool(threads);
+  CpuSnapshot snap0;
 
   // ---- 1. Image pipeline, per camera ----
   std::string jpeg;
@@ -572,6 +588,9 @@ int Run() {
   const double load_sgemm = OtherCpus(snap0, TakeSnapshot());
 
   // ---- 4. Decode ----
+  snap0 = TakeSnapshot();
+  const double machine_bw_before = MeasureReadBandwidth(bw_buf, bw_pool);
+  double load_bw = OtherCpus(snap0, TakeSnapshot());
   std::vector<double> t_step;
   std::vector<int32_t> generated;
   double decode_flops = 0;
@@ -603,6 +622,10 @@ int Run() {
     if (r == 0) generated = tokens;
   }
   const double load_prefill = prefill_meter.Average(), load_decode = decode_meter.Average();
+  snap0 = TakeSnapshot();
+  const double machine_bw_after = MeasureReadBandwidth(bw_buf, bw_pool);
+  load_bw = std::max(load_bw, OtherCpus(snap0, TakeSnapshot()));
+  const double machine_bw = std::max(machine_bw_before, machine_bw_after);
   const double step = Median(t_step);
   const double prefill = Median(t_prefill);  // prefill_repeats + decode_repeats samples
   const int64_t steps = n_decode - 1;
@@ -651,12 +674,14 @@ int Run() {
               "once) + %.2f MB KV cache = %.1f MB\n",
               weight_bytes / 1e6, kv_bytes / 1e6, step_bytes / 1e6);
   std::printf("  achieved %.2f GB/s (median step) = %.0f%% of the measured read bandwidth %.2f "
-              "GB/s (%lld MiB sum, %d threads, best of 5, other load %.2f CPUs)\n",
+              "GB/s\n  (the higher of %.2f GB/s before and %.2f GB/s after the decode runs: a "
+              "%lld MiB sum on %d threads, best of 5; other load %.2f CPUs)\n",
               decode_bw / 1e9, 100 * decode_bw / machine_bw, machine_bw / 1e9,
+              machine_bw_before / 1e9, machine_bw_after / 1e9,
               (long long)absl::GetFlag(FLAGS_bandwidth_mib), threads, load_bw);
   std::printf("Prefill compute: %.1f GFLOP/s = %.0f%% of sgemm at its MLP shapes (%.1f GFLOP/s "
-              "[%lldx%lld]x[%lldx%lld]^T, %.1f GFLOP/s [%lldx%lld]x[%lldx%lld]^T, best of 3, other load "
-              "%.2f CPUs)\n",
+              "[%lldx%lld]x[%lldx%lld]^T, %.1f GFLOP/s [%lldx%lld]x[%lldx%lld]^T, best of 3, "
+              "other load %.2f CPUs)\n",
               prefill_flops / prefill / 1e9, 100 * prefill_flops / prefill / sgemm_peak,
               sgemm_up / 1e9, (long long)prompt_len, (long long)tc.hidden_size,
               (long long)tc.intermediate_size, (long long)tc.hidden_size, sgemm_down / 1e9,
@@ -722,6 +747,8 @@ int Run() {
                   {"first_ids", generated},
                   {"other_cpus", load_decode}};
   js["reference"] = {{"read_bandwidth_gbs", machine_bw / 1e9},
+                     {"read_bandwidth_before_gbs", machine_bw_before / 1e9},
+                     {"read_bandwidth_after_gbs", machine_bw_after / 1e9},
                      {"sgemm_mlp_up_gflops", sgemm_up / 1e9},
                      {"sgemm_mlp_down_gflops", sgemm_down / 1e9},
                      {"prefill_share_of_sgemm", prefill_flops / prefill / sgemm_peak},
