@@ -339,6 +339,29 @@ int Run() {
   nlohmann::json js;
   js["threads"] = threads;
 
+  // ---- Camera image (read first: a bad --image fails before the model is generated) ----
+  std::string jpeg;
+  std::string image_source;
+  if (!absl::GetFlag(FLAGS_image).empty()) {
+    absl::StatusOr<std::string> file = ReadFile(absl::GetFlag(FLAGS_image));
+    if (!file.ok()) return Fail(file.status());
+    jpeg = std::move(*file);
+    image_source = absl::GetFlag(FLAGS_image);
+  } else {
+    absl::StatusOr<std::string> encoded = EncodeJpeg(RoadScene(1600, 900), 90);
+    if (!encoded.ok()) return Fail(encoded.status());
+    jpeg = std::move(*encoded);
+    image_source = "synthetic 1600x900 road scene, JPEG q90 4:2:0";
+  }
+  if (!absl::GetFlag(FLAGS_save_image).empty()) {
+    std::ofstream out(absl::GetFlag(FLAGS_save_image), std::ios::binary);
+    out.write(jpeg.data(), static_cast<std::streamsize>(jpeg.size()));
+    if (!out) {
+      return Fail(absl::InternalError(
+          absl::StrCat("--save_image ", absl::GetFlag(FLAGS_save_image), ": cannot write")));
+    }
+  }
+
   // ---- Model ----
   tools::TinyModelSpec spec;
   spec.seed = absl::GetFlag(FLAGS_seed);
@@ -438,27 +461,6 @@ int Run() {
   CpuSnapshot snap0;
 
   // ---- 1. Image pipeline, per camera ----
-  std::string jpeg;
-  std::string image_source;
-  if (!absl::GetFlag(FLAGS_image).empty()) {
-    absl::StatusOr<std::string> file = ReadFile(absl::GetFlag(FLAGS_image));
-    if (!file.ok()) return Fail(file.status());
-    jpeg = std::move(*file);
-    image_source = absl::GetFlag(FLAGS_image);
-  } else {
-    absl::StatusOr<std::string> encoded = EncodeJpeg(RoadScene(1600, 900), 90);
-    if (!encoded.ok()) return Fail(encoded.status());
-    jpeg = std::move(*encoded);
-    image_source = "synthetic 1600x900 road scene, JPEG q90 4:2:0";
-  }
-  if (!absl::GetFlag(FLAGS_save_image).empty()) {
-    std::ofstream out(absl::GetFlag(FLAGS_save_image), std::ios::binary);
-    out.write(jpeg.data(), static_cast<std::streamsize>(jpeg.size()));
-    if (!out) {
-      return Fail(absl::InternalError(
-          absl::StrCat("--save_image ", absl::GetFlag(FLAGS_save_image), ": cannot write")));
-    }
-  }
   absl::StatusOr<ImageProcessor> processor =
       ImageProcessor::Create(OptionsFromConfig(config.image_processor));
   if (!processor.ok()) return Fail(processor.status());

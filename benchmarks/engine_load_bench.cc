@@ -25,6 +25,7 @@
 // decode + vision encode), as a share of its busy time outside admission:
 //   overhead = (busy_s - admit_s - model_s) / (busy_s - admit_s).
 // FLOPs come from the engine's own accounting (QuestionUsage::flops, EngineStats::flops_saved_*).
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <turbojpeg.h>
@@ -315,6 +316,40 @@ SceneResult RunScene(Engine& engine, SceneRequest request) {
   return r;
 }
 
+// CPU seconds used by the whole machine (/proc/stat, all CPUs) and by this process, so that each
+// point can say how much of the machine other processes took while it ran (the benchmark is
+// meant for an otherwise idle machine; a busy one shows up in the "other%" column).
+struct CpuSample {
+  double machine_s = -1;  // -1: /proc/stat unreadable
+  double self_s = 0;
+};
+
+CpuSample SampleCpu() {
+  CpuSample c;
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal &&
+      cpu == "cpu") {
+    const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+    c.machine_s = static_cast<double>(user + nice + system + irq + softirq + steal) / hz;
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  c.self_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec +
+             ru.ru_stime.tv_usec * 1e-6;
+  return c;
+}
+
+// Share of the machine's CPU capacity (all CPUs over `wall` seconds) that other processes used
+// between two samples; -1 when unknown.
+double OtherShare(const CpuSample& a, const CpuSample& b, double wall) {
+  if (a.machine_s < 0 || b.machine_s < 0 || wall <= 0) return -1;
+  const double cpus = static_cast<double>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  const double others = (b.machine_s - a.machine_s) - (b.self_s - a.self_s);
+  return std::max(0.0, others) / (cpus * wall);
+}
+
 // Waits until the engine thread has published the stats of its last iteration (it sets
 // running = 0 once every request is over).
 EngineStats SettledStats(const Engine& engine) {
@@ -354,6 +389,7 @@ struct Point {
   double flops_saved_vision = 0, flops_saved_prefix = 0;
   double generated_per_q = 0, prompt_per_q = 0;
   double image_decode_s_per_scene = 0, vision_s_per_scene = 0;
+  double other_cpu_share = -1;  // of the machine, used by other processes during the point
 };
 
 absl::StatusOr<Point> RunPoint(const std::string& model_dir, const Variant& variant,
@@ -383,6 +419,7 @@ absl::StatusOr<Point> RunPoint(const std::string& model_dir, const Variant& vari
 
   std::vector<SceneResult> results(static_cast<size_t>(scenes));
   std::atomic<int> next{0};
+  const CpuSample cpu0 = SampleCpu();
   const Clock::time_point t0 = Clock::now();
   std::vector<std::thread> clients;
   for (int c = 0; c < concurrency; ++c) {
@@ -394,6 +431,7 @@ absl::StatusOr<Point> RunPoint(const std::string& model_dir, const Variant& vari
   }
   for (std::thread& t : clients) t.join();
   const double wall = Since(t0);
+  const CpuSample cpu1 = SampleCpu();
   const EngineStats after = SettledStats(**engine);
   (*engine)->Shutdown(absl::Seconds(10));
 
@@ -402,6 +440,7 @@ absl::StatusOr<Point> RunPoint(const std::string& model_dir, const Variant& vari
   p.concurrency = concurrency;
   p.scenes = scenes;
   p.wall_s = wall;
+  p.other_cpu_share = OtherShare(cpu0, cpu1, wall);
   std::vector<double> ttft, e2e;
   double prefill = 0, decode = 0, vision = 0, image_decode_s = 0, vision_s = 0;
   int64_t generated = 0, prompt = 0;
@@ -518,7 +557,8 @@ nlohmann::json ToJson(const Point& p) {
           {"flops_saved_vision", p.flops_saved_vision},
           {"flops_saved_prefix", p.flops_saved_prefix},
           {"prompt_tokens_per_question", p.prompt_per_q},
-          {"generated_tokens_per_question", p.generated_per_q}};
+          {"generated_tokens_per_question", p.generated_per_q},
+          {"other_processes_cpu_share", p.other_cpu_share}};
 }
 
 int Run() {
@@ -674,9 +714,9 @@ int Run() {
 
   const Clock::time_point start = Clock::now();
   std::printf(
-      "%-15s %3s %4s %7s %7s %8s %8s %8s %8s %6s %5s %5s %6s %7s %6s %7s %9s\n", "variant", "C",
-      "scn", "q/s", "scn/s", "ttft50", "ttft99", "e2e50", "e2e99", "tok/st", "seq/st", "preem",
-      "st_ms", "ovhd%", "adm%", "vis_hit", "pfGF/q");
+      "%-15s %3s %4s %7s %7s %8s %8s %8s %8s %6s %5s %5s %6s %7s %6s %7s %9s %6s\n", "variant",
+      "C", "scn", "q/s", "scn/s", "ttft50", "ttft99", "e2e50", "e2e99", "tok/st", "seq/st",
+      "preem", "st_ms", "ovhd%", "adm%", "vis_hit", "pfGF/q", "other%");
   std::vector<Point> points;
   for (const Variant& v : variants) {
     for (int c : concurrency) {
@@ -684,12 +724,12 @@ int Run() {
       if (!p.ok()) return Fail(p.status());
       std::printf(
           "%-15s %3d %4d %7.1f %7.2f %7.3fs %7.3fs %7.3fs %7.3fs %6.1f %5.1f %5lld %6.2f %7.2f "
-          "%6.1f %3lld/%-3lld %9.3f\n",
+          "%6.1f %3lld/%-3lld %9.3f %6.0f\n",
           p->variant.c_str(), p->concurrency, p->scenes, p->questions_per_s, p->scenes_per_s,
           p->ttft_p50, p->ttft_p99, p->e2e_p50, p->e2e_p99, p->tokens_per_step,
           p->seqs_per_step, (long long)p->preemptions, p->step_ms, 100 * p->overhead,
           100 * p->admit_share, (long long)p->vision_hits, (long long)p->vision_queries,
-          p->prefill_flops_per_q / 1e9);
+          p->prefill_flops_per_q / 1e9, 100 * p->other_cpu_share);
       std::fflush(stdout);
       js["points"].push_back(ToJson(*p));
       points.push_back(*p);
@@ -702,7 +742,8 @@ int Run() {
               "per forward pass; st_ms = engine-thread ms per step outside admission;\n"
               "ovhd%% = (busy - admit - model) / (busy - admit); adm%% = admission (image decode "
               "+ vision encode) share of engine-thread busy time; pfGF/q = prefill GFLOPs per "
-              "question\n");
+              "question;\nother%% = share of the machine's CPU that other processes used "
+              "during the point (noise: it should be ~0)\n");
   double worst = 0, sum_overhead = 0;
   for (const Point& p : points) {
     worst = std::max(worst, p.overhead);
