@@ -55,6 +55,7 @@ struct Engine::Sequence {
   PhaseFlops flops;
   std::optional<absl::Time> first_token;
   bool image_prefix_only = false;  // shared mode's scene image pass: no answer of its own
+  bool scheduled = false;          // its first chunk has run (prefix-cache savings counted)
 };
 
 // How often the engine thread, between forward passes, looks for cancelled queued requests.

@@ -363,6 +363,12 @@ bool Engine::Step() {
     int64_t row = 0;
     for (const ScheduledChunk& c : plan.chunks) {
       Sequence& s = *seqs_.at(c.id);
+      if (!s.scheduled) {
+        // Its first chunk starts past the tokens the prefix cache already held: those are the
+        // prefill FLOPs it saved.
+        s.scheduled = true;
+        if (c.begin > 0) flops_saved_prefix_ += runner_->ChunkFlops(0, c.begin, false);
+      }
       const bool prefill = c.end - c.begin > 1 || c.begin < s.runner.prompt_len;
       (prefill ? s.prefill_s : s.decode_s) += dt;
       (prefill ? s.flops.prefill : s.flops.decode) += runner_->ChunkFlops(c.begin, c.end, c.samples);
@@ -449,12 +455,9 @@ void Engine::PublishStats() {
   s.admit_s = admit_s_;
   s.model_s = model_s_;
   s.flops_saved_vision = flops_saved_vision_;
-  // Prefill FLOPs the prefix cache saved: the hit tokens, at the per-token cost of a prompt
-  // of that length (an estimate: attention cost depends on where the hits lie).
-  s.flops_saved_prefix =
-      ks.prefix_cache_hits > 0
-          ? generator_->model().ChunkFlops(ks.prefix_cache_hits, 0, /*logits=*/false)
-          : 0.0;
+  // Prefill FLOPs the prefix cache saved: per sequence, the FLOPs of the cached tokens it did
+  // not compute (counted at its first chunk).
+  s.flops_saved_prefix = flops_saved_prefix_;
   absl::MutexLock lock(&mu_);
   published_ = s;
   running_ = static_cast<int64_t>(active_.size());
