@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/yaml_util.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "engine/text_template.h"
@@ -24,22 +25,6 @@ constexpr const char* kRootKeys[] = {
 constexpr const char* kCoordinateKeys[] = {"source_width", "source_height", "model_width",
                                            "model_height", "decimals"};
 constexpr const char* kSamplingKeys[] = {"greedy", "temperature", "top_k", "top_p", "seed"};
-
-const char* NodeKind(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-      return "nothing";
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-  }
-  return "?";
-}
 
 // `root[key]` where given, else `root` itself: a node to point messages at.
 YAML::Node NodeFor(const YAML::Node& root, const char* key) {
@@ -71,7 +56,7 @@ class ProfileParser {
   absl::Status Read(const YAML::Node& node, const std::string& field, const char* type,
                     T* out) const {
     if (!node.IsScalar()) {
-      return Error(node, field, absl::StrCat("expected ", type, ", got ", NodeKind(node)));
+      return Error(node, field, absl::StrCat("expected ", type, ", got ", YamlNodeKind(node)));
     }
     const std::string& text = node.Scalar();
     if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
@@ -93,20 +78,16 @@ class ProfileParser {
       const YAML::Node& node, const std::string& field, absl::Span<const char* const> known,
       const std::function<absl::Status(const std::string&, const YAML::Node&)>& fn) const {
     if (!node.IsMap()) {
-      return Error(node, field, absl::StrCat("expected a mapping, got ", NodeKind(node)));
+      return Error(node, field, absl::StrCat("expected a mapping, got ", YamlNodeKind(node)));
     }
     std::set<std::string> seen;
     for (const auto& entry : node) {
       std::string key;
       if (absl::Status s = Read(entry.first, field, "a key", &key); !s.ok()) return s;
       const std::string path = field.empty() ? key : absl::StrCat(field, ".", key);
-      if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
-        return Error(entry.first, path,
-                     absl::StrCat("unknown key; known keys",
-                                  field.empty() ? "" : absl::StrCat(" of ", field), ": ",
-                                  absl::StrJoin(known, ", ")));
+      if (std::string problem = CheckMappingKey(key, field, known, &seen); !problem.empty()) {
+        return Error(entry.first, path, problem);
       }
-      if (!seen.insert(key).second) return Error(entry.first, path, "given twice");
       if (absl::Status s = fn(key, entry.second); !s.ok()) return s;
     }
     return absl::OkStatus();
@@ -114,7 +95,7 @@ class ProfileParser {
 
   absl::Status ParseCameras(const YAML::Node& node, std::vector<std::string>* cameras) const {
     if (!node.IsSequence()) {
-      return Error(node, "cameras", absl::StrCat("expected a list, got ", NodeKind(node)));
+      return Error(node, "cameras", absl::StrCat("expected a list, got ", YamlNodeKind(node)));
     }
     cameras->clear();
     for (size_t i = 0; i < node.size(); ++i) {
@@ -286,7 +267,7 @@ absl::StatusOr<ModelProfile> ParseModelProfile(std::string_view yaml, std::strin
     const YAML::Node root = YAML::Load(std::string(yaml));
     if (!root.IsMap()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where_file, ": a model profile is a YAML mapping of keys, got ", NodeKind(root)));
+          where_file, ": a model profile is a YAML mapping of keys, got ", YamlNodeKind(root)));
     }
     if (absl::Status s = ProfileParser(where_file).ParseRoot(root, &profile); !s.ok()) return s;
   } catch (const YAML::Exception& e) {

@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/yaml_util.h"
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 
@@ -27,22 +28,6 @@ constexpr const char* kLimitKeys[] = {
     "max_question_bytes", "max_new_tokens",     "max_prompt_tokens", "queue_capacity"};
 constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn",
                                       "error", "critical", "off"};
-
-const char* NodeKind(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-      return "nothing";
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-  }
-  return "?";
-}
 
 // Turns YAML nodes into config fields. Messages read "<source>:<line>: <key>: <problem>".
 // yaml-cpp reports type mismatches by throwing; every call into it that can throw is caught here
@@ -62,7 +47,7 @@ class ConfigParser {
   absl::Status Read(const YAML::Node& node, const std::string& key, const char* type,
                     T* out) const {
     if (!node.IsScalar()) {
-      return Error(node, key, absl::StrCat("expected ", type, ", got ", NodeKind(node)));
+      return Error(node, key, absl::StrCat("expected ", type, ", got ", engine::YamlNodeKind(node)));
     }
     const std::string& text = node.Scalar();
     try {
@@ -95,7 +80,7 @@ class ConfigParser {
       const std::function<absl::Status(const std::string&, const YAML::Node&)>& fn) const {
     if (!node.IsMap()) {
       return Error(node, prefix.empty() ? "config" : prefix,
-                   absl::StrCat("expected a mapping, got ", NodeKind(node)));
+                   absl::StrCat("expected a mapping, got ", engine::YamlNodeKind(node)));
     }
     std::set<std::string> seen;
     for (const auto& entry : node) {
@@ -105,13 +90,9 @@ class ConfigParser {
         return s;
       }
       const std::string path = prefix.empty() ? key : absl::StrCat(prefix, ".", key);
-      if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
-        return Error(entry.first, path,
-                     absl::StrCat("unknown key; known keys",
-                                  prefix.empty() ? "" : absl::StrCat(" of ", prefix), ": ",
-                                  absl::StrJoin(known, ", ")));
+      if (std::string problem = engine::CheckMappingKey(key, prefix, known, &seen); !problem.empty()) {
+        return Error(entry.first, path, problem);
       }
-      if (!seen.insert(key).second) return Error(entry.first, path, "given twice");
       if (absl::Status s = fn(path, entry.second); !s.ok()) return s;
     }
     return absl::OkStatus();
@@ -241,7 +222,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view yaml, std::strin
     if (!root.IsNull()) {  // an empty file means "all defaults"
       if (!root.IsMap()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            where_file, ": a server config is a YAML mapping of keys, got ", NodeKind(root)));
+            where_file, ": a server config is a YAML mapping of keys, got ", engine::YamlNodeKind(root)));
       }
       if (absl::Status s = ConfigParser(where_file).ParseRoot(root, &config); !s.ok()) return s;
     }
