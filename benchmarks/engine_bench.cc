@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "benchmarks/bench_model_dir.h"
 #include "absl/strings/str_format.h"
 #include "engine/backend/backend.h"
 #include "engine/backend/cpu/cpu_backend.h"
@@ -312,15 +313,6 @@ absl::StatusOr<ParamCounts> CountParams(const std::string& dir) {
   return c;
 }
 
-std::string TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = absl::StrCat(base && *base ? base : "/tmp", "/engine_bench_XXXXXX");
-  std::vector<char> buf(templ.begin(), templ.end());
-  buf.push_back('\0');
-  if (mkdtemp(buf.data()) == nullptr) return "";
-  return std::string(buf.data());
-}
-
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "engine_bench: %s\n", s.ToString().c_str());
   return 1;
@@ -377,16 +369,11 @@ int Run() {
   spec.heads = absl::GetFlag(FLAGS_heads);
   spec.kv_heads = absl::GetFlag(FLAGS_kv_heads);
   spec.head_dim = absl::GetFlag(FLAGS_head_dim);
-  const bool keep = !absl::GetFlag(FLAGS_model_out).empty();
-  const std::string dir = keep ? absl::GetFlag(FLAGS_model_out) : TempDir();
-  if (dir.empty()) return Fail(absl::InternalError("cannot create a temp directory"));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{keep ? "" : dir};
+  absl::StatusOr<std::unique_ptr<benchmarks::BenchModelDir>> model_dir =
+      benchmarks::BenchModelDir::Create(absl::GetFlag(FLAGS_model_out), "engine_bench");
+  if (!model_dir.ok()) return Fail(model_dir.status());
+  const std::string& dir = (*model_dir)->path();
+  const bool keep = (*model_dir)->kept();
   auto t0 = Clock::now();
   if (absl::Status s = tools::WriteTinyModel(spec, dir); !s.ok()) return Fail(s);
   const double write_s = Seconds(t0);

@@ -54,6 +54,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "benchmarks/bench_model_dir.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -509,15 +510,6 @@ absl::StatusOr<int64_t> CountParams(const std::string& dir, int64_t* vision) {
   return total;
 }
 
-std::string TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = absl::StrCat(base && *base ? base : "/tmp", "/engine_load_bench_XXXXXX");
-  std::vector<char> buf(templ.begin(), templ.end());
-  buf.push_back('\0');
-  if (mkdtemp(buf.data()) == nullptr) return "";
-  return std::string(buf.data());
-}
-
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "engine_load_bench: %s\n", s.ToString().c_str());
   return 1;
@@ -619,16 +611,11 @@ int Run() {
   spec.heads = absl::GetFlag(FLAGS_heads);
   spec.kv_heads = absl::GetFlag(FLAGS_kv_heads);
   spec.head_dim = absl::GetFlag(FLAGS_head_dim);
-  const bool keep = !absl::GetFlag(FLAGS_model_out).empty();
-  const std::string dir = keep ? absl::GetFlag(FLAGS_model_out) : TempDir();
-  if (dir.empty()) return Fail(absl::InternalError("cannot create a temp directory"));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{keep ? "" : dir};
+  absl::StatusOr<std::unique_ptr<benchmarks::BenchModelDir>> model_dir =
+      benchmarks::BenchModelDir::Create(absl::GetFlag(FLAGS_model_out), "engine_load_bench");
+  if (!model_dir.ok()) return Fail(model_dir.status());
+  const std::string& dir = (*model_dir)->path();
+  const bool keep = (*model_dir)->kept();
   Clock::time_point t0 = Clock::now();
   if (absl::Status s = tools::WriteTinyModel(spec, dir); !s.ok()) return Fail(s);
   const double write_s = Since(t0);
